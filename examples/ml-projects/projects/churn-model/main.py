@@ -1,0 +1,3 @@
+"""Entrypoint `main` of churn-model: prints a greeting (the tutorial's hello world)."""
+
+print("hello world!!")

@@ -1,0 +1,127 @@
+"""Load one somlier.yaml: safe YAML → ${VAR} → schema → semantic checks → :class:`ProjectConfig`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pipeline.config import model, schema, yamlsafe
+from pipeline.config.interpolate import KeyPath, interpolate_tree
+from pipeline.errors import ConfigError, Diagnostic
+
+FILENAME = "somlier.yaml"
+SCHEMA = "somlier"
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """The outcome of checking one file: its diagnostics, or the names it claims in the repo."""
+
+    path: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    project: str | None = None
+    dag_ids: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+
+class _Located:
+    """Turns key paths into diagnostics for one file."""
+
+    def __init__(self, shown: str, node: Any) -> None:
+        self.shown = shown
+        self.node = node
+        self.found: list[Diagnostic] = []
+
+    def add(self, path: KeyPath, message: str, hint: str = "", at_key: bool = False) -> None:
+        line, col = schema.locate(self.node, path, at_key)
+        self.found.append(
+            Diagnostic(self.shown, line, col, message, hint, key_path=schema.format_path(path))
+        )
+
+
+def _inside(root: Path, relative: str) -> bool:
+    pure = PurePosixPath(relative)
+    return not pure.is_absolute() and ".." not in pure.parts and not relative.startswith("~")
+
+
+def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
+    python = data["project"].get("python", {})
+    req = python.get("requirements_txt", "requirements.txt")
+    req_path: KeyPath = ("project", "python", "requirements_txt")
+    if not _inside(root, req):
+        out.add(req_path, f"requirements_txt {req!r} points outside the project folder",
+                "the image is built from the project folder; keep the file inside it")
+    elif not (root / req).is_file():
+        where = req_path if "requirements_txt" in python else ("project",)
+        out.add(where, f"requirements file {req!r} not found in {root.name or '.'}/",
+                "create it (it may be empty) or set project.python.requirements_txt",
+                at_key="requirements_txt" not in python)
+    names = list(data["entrypoints"])
+    for index, job in enumerate(data.get("offline", ())):
+        wanted = job.get("entrypoint")
+        key = "entrypoint"
+        if wanted is None:
+            words = job["command"].split()
+            if len(words) == 2 and words[0] == "run":  # the original tool's "run NAME"
+                wanted, key = words[1], "command"
+        if wanted is not None and wanted not in names:
+            close = schema._suggest(wanted, names)  # noqa: SLF001
+            out.add(("offline", index, key),
+                    f"offline[{index}] uses entrypoint {wanted!r}, which is not defined",
+                    close or f"defined: {', '.join(names)}")
+    replicas = data.get("online", {}).get("replicas", {})
+    if replicas.get("min", 1) > replicas.get("max", 3):
+        out.add(("online", "replicas"), "online.replicas: min is greater than max")
+
+
+def _raise(out: _Located) -> None:
+    raise ConfigError(sorted(out.found, key=lambda d: (d.line, d.col)))
+
+
+def _check(raw: bytes, path: Path, shown: str, environ: Mapping[str, str]) -> tuple[Any, Any]:
+    """Return (data, node) for a valid file, or raise ConfigError with every diagnostic."""
+    doc = yamlsafe.load_text(raw, shown)
+    data = doc.data
+    out = _Located(shown, doc.node)
+    for key_path, exc in interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH):
+        out.add(key_path, exc.message, exc.hint)
+    if out.found:
+        _raise(out)
+    if not schema.is_valid(SCHEMA, data):
+        for finding in schema.findings(SCHEMA, data):
+            out.add(finding.path, finding.message, finding.hint, finding.at_key)
+        if not out.found:
+            out.add((), "does not match the schema")
+        _raise(out)
+    _semantic(data, path.parent, out)
+    if out.found:
+        _raise(out)
+    return data, doc.node
+
+
+def check_file(path: Path, shown: str, environ: Mapping[str, str]) -> FileReport:
+    """Validate one file without raising: the report carries the diagnostics."""
+    try:
+        data, _ = _check(yamlsafe.read_file(path, shown), path, shown, environ)
+    except ConfigError as exc:
+        return FileReport(shown, tuple(exc.diagnostics))
+    jobs = data.get("offline", ())
+    return FileReport(shown, (), data["project"]["name"], tuple(j["dag_id"] for j in jobs))
+
+
+def load_project(path: Path, environ: Mapping[str, str], shown: str | None = None) -> model.ProjectConfig:
+    """Load a valid project or raise :class:`ConfigError` with every problem found."""
+    shown = shown or str(path)
+    data, _ = _check(yamlsafe.read_file(path, shown), path, shown, environ)
+    return model.build(data, path)
+
+
+def locate_key(path: Path, shown: str, key_path: KeyPath) -> tuple[int, int]:
+    """Where ``key_path`` is in a file that loaded before (for cross-file findings)."""
+    doc = yamlsafe.load_text(yamlsafe.read_file(path, shown), shown)
+    return schema.locate(doc.node, key_path, at_key=False)

@@ -1,0 +1,247 @@
+"""Platform settings: ``.somlier/platform.yaml`` at the monorepo root, overridden by
+``SOMLIER__SECTION__KEY`` environment variables, validated by ``schemas/platform.schema.json``.
+
+The environment is passed in (read once at the CLI edge). Tokens never live here: the settings
+name the variable that holds each one, and :func:`secret` reads it into a :class:`Secret` whose
+``repr`` and ``str`` are redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pipeline.config import schema, yamlsafe
+from pipeline.config.interpolate import interpolate_tree
+from pipeline.errors import ConfigError, Diagnostic, UserError
+
+FILENAME = Path(".somlier") / "platform.yaml"
+SCHEMA = "platform"
+ENV_PREFIX = "SOMLIER__"
+
+
+class Secret:
+    """A token: usable through :meth:`reveal`, redacted everywhere else."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, kw_only=True)
+class Registry:
+    url: str = ""
+    image_prefix: str = ""
+    insecure: bool = False
+    token_env: str = "SOMLIER_REGISTRY_TOKEN"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloudBuild:
+    project: str | None = None
+    region: str = "global"
+    bucket: str | None = None
+    timeout_seconds: int = 3600
+
+
+@dataclass(frozen=True, kw_only=True)
+class Builder:
+    type: Literal["docker", "cloudbuild"] = "docker"
+    parallelism: int = 2
+    base_image: str = "python:3.11-slim"
+    cloudbuild: CloudBuild = field(default_factory=CloudBuild)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slack:
+    channel: str = "#dp_monitor_cicd"
+    token_env: str = "SLACK_BOT_TOKEN"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitHub:
+    api_url: str = "https://api.github.com"
+    projects_repo: str | None = None
+    dags_repo: str | None = None
+    deploy_repo: str | None = None
+    token_env: str = "GITHUB_TOKEN"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MLflow:
+    tracking_uri: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Kubernetes:
+    namespace: str = "mlops"
+    version: str = "1.30"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Airflow:
+    owner: str = "data-group"
+    timezone: str = "Asia/Seoul"
+    tags: tuple[str, ...] = ("data-group",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Toleration:
+    key: str
+    operator: str | None = None
+    value: str | None = None
+    effect: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuType:
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Monorepo:
+    global_paths: tuple[str, ...] = (".somlier/platform.yaml",)
+    default_branch: str = "main"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformSettings:
+    registry: Registry = field(default_factory=Registry)
+    builder: Builder = field(default_factory=Builder)
+    slack: Slack = field(default_factory=Slack)
+    github: GitHub = field(default_factory=GitHub)
+    mlflow: MLflow = field(default_factory=MLflow)
+    kubernetes: Kubernetes = field(default_factory=Kubernetes)
+    airflow: Airflow = field(default_factory=Airflow)
+    gpu_types: dict[str, GpuType] = field(default_factory=dict)
+    monorepo: Monorepo = field(default_factory=Monorepo)
+    source: Path | None = None  # the file read, if any
+
+
+def secret(variable: str, environ: Mapping[str, str]) -> Secret | None:
+    """The token held by ``variable`` (a name from the settings), or None when unset or empty."""
+    value = environ.get(variable, "")
+    return Secret(value) if value else None
+
+
+def _subschema(path: list[str]) -> dict[str, Any]:
+    node: dict[str, Any] = schema.resources.schema(SCHEMA)
+    for part in path:
+        props = node.get("properties", {})
+        if part in props:
+            node = props[part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return {}
+        if "$ref" in node:
+            node = schema.resources.schema(SCHEMA)["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _env_value(raw: str, path: list[str]) -> Any:
+    """Strings stay as written; other types are read as YAML (``4``, ``true``, ``[a, b]``)."""
+    if _subschema(path).get("type", "string") == "string":
+        return raw
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Apply ``SOMLIER__SECTION__KEY=value`` overrides in place; return the variables used."""
+    used = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if not all(path):
+            raise UserError(f"{name}: empty section in the variable name", hint="SOMLIER__SECTION__KEY")
+        target = data
+        for part in path[:-1]:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UserError(f"{name}: {part} is not a section")
+            target = child
+        target[path[-1]] = _env_value(environ[name], path)
+        used.append(name)
+    return used
+
+
+def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
+    def section(cls: Any, key: str, **extra: Any) -> Any:
+        raw = {k: v for k, v in data.get(key, {}).items() if k not in extra}
+        for k, v in raw.items():
+            if isinstance(v, list):
+                raw[k] = tuple(v)
+        return cls(**raw, **extra)
+
+    builder_raw = data.get("builder", {})
+    return PlatformSettings(
+        registry=section(Registry, "registry"),
+        builder=section(Builder, "builder", cloudbuild=CloudBuild(**builder_raw.get("cloudbuild", {}))),
+        slack=section(Slack, "slack"),
+        github=section(GitHub, "github"),
+        mlflow=section(MLflow, "mlflow"),
+        kubernetes=section(Kubernetes, "kubernetes"),
+        airflow=section(Airflow, "airflow"),
+        gpu_types={
+            name: GpuType(
+                node_selector=tuple(sorted(spec.get("node_selector", {}).items())),
+                tolerations=tuple(Toleration(**t) for t in spec.get("tolerations", ())),
+            )
+            for name, spec in data.get("gpu_types", {}).items()
+        },
+        monorepo=section(Monorepo, "monorepo"),
+        source=source,
+    )
+
+
+def load_settings(root: Path | None, environ: Mapping[str, str]) -> PlatformSettings:
+    """Settings of the monorepo at ``root`` (``None``: defaults and environment only)."""
+    path = root / FILENAME if root is not None else None
+    node = None
+    shown = str(path) if path is not None else "environment"
+    data: dict[str, Any] = {}
+    if path is not None and path.is_file():
+        doc = yamlsafe.load_text(yamlsafe.read_file(path, shown), shown)
+        data, node = doc.data, doc.node
+        found = interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH)
+        if found:
+            raise ConfigError(
+                [
+                    Diagnostic(shown, *schema.locate(node, p, False), e.message, e.hint)
+                    for p, e in found
+                ]
+            )
+    else:
+        path = None
+    overridden = {
+        tuple(n[len(ENV_PREFIX) :].lower().split("__")): n for n in apply_environment(data, environ)
+    }
+    if not schema.is_valid(SCHEMA, data):
+        diags = []
+        for f in schema.findings(SCHEMA, data):
+            variable = overridden.get(tuple(str(p) for p in f.path))
+            if variable is not None:
+                diags.append(Diagnostic(variable, 0, 0, f.message, f.hint))
+                continue
+            line, col = schema.locate(node, f.path, f.at_key) if node is not None else (0, 0)
+            diags.append(Diagnostic(shown, line, col, f.message, f.hint))
+        raise ConfigError(diags)
+    return _build(data, path)

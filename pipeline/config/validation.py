@@ -1,0 +1,94 @@
+"""Validate many somlier.yaml files: each on its own (in parallel when there are many), then the
+rules that span the monorepo (unique project names and dag_ids)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pipeline.config.project import FileReport, check_file, locate_key
+from pipeline.errors import Diagnostic
+
+PARALLEL_THRESHOLD = 64  # below this many files, a worker pool costs more than it saves
+
+_ENVIRON: Mapping[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Result:
+    reports: tuple[FileReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    @property
+    def error_count(self) -> int:
+        return sum(len(r.diagnostics) for r in self.reports)
+
+
+def _init(environ: Mapping[str, str]) -> None:
+    global _ENVIRON  # noqa: PLW0603 (per-worker state set once by the pool initializer)
+    _ENVIRON = environ
+
+
+def _check(item: tuple[str, str]) -> FileReport:
+    return check_file(Path(item[0]), item[1], _ENVIRON)
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_all(items: list[tuple[str, str]], environ: Mapping[str, str], jobs: int) -> list[FileReport]:
+    if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
+        return [check_file(Path(p), shown, environ) for p, shown in items]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    chunk = max(1, min(256, len(items) // (jobs * 8)))
+    with context.Pool(jobs, initializer=_init, initargs=(dict(environ),)) as pool:
+        return pool.map(_check, items, chunksize=chunk)
+
+
+def _duplicates(reports: list[FileReport], files: dict[str, Path]) -> None:
+    """Flag every file after the first that claims a project name or a dag_id again."""
+    claims: dict[tuple[str, str], str] = {}
+    for index, report in enumerate(reports):
+        if not report.ok or report.project is None:
+            continue
+        extra: list[Diagnostic] = []
+        wanted = [("project", report.project, ("project", "name"))]
+        wanted += [("dag_id", d, ("offline", i, "dag_id")) for i, d in enumerate(report.dag_ids)]
+        for kind, value, key_path in wanted:
+            first = claims.setdefault((kind, value), report.path)
+            if first != report.path:
+                line, col = locate_key(files[report.path], report.path, key_path)
+                extra.append(
+                    Diagnostic(
+                        report.path, line, col,
+                        f"{kind} {value!r} is already used by {first}",
+                        f"{kind.replace('_', ' ')}s are unique in the monorepo",
+                    )
+                )
+        if extra:
+            reports[index] = replace(report, diagnostics=tuple(extra))
+
+
+def shown_path(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(cwd.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def validate_files(
+    files: Sequence[Path], environ: Mapping[str, str], *, cwd: Path, jobs: int | None = None
+) -> Result:
+    shown = {shown_path(p, cwd): p for p in files}
+    items = [(str(p), s) for s, p in shown.items()]
+    reports = _check_all(items, environ, default_jobs() if jobs is None else jobs)
+    _duplicates(reports, shown)
+    return Result(tuple(reports))

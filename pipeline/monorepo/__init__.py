@@ -1,0 +1,1 @@
+"""The monorepo: where projects are, and which of them a change touches."""

@@ -1,0 +1,92 @@
+"""The one subprocess seam: every child process of somlier starts here, never with a shell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import StepFailed, UserError
+
+_TAIL = 2000  # characters of output kept in an error message
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class ProcessError(StepFailed):
+    """A child exited non-zero; the message shows argv, code, and the tail of both streams."""
+
+    def __init__(self, result: Result) -> None:
+        parts = [
+            f"command failed with exit code {result.returncode}: {' '.join(result.argv)}",
+        ]
+        if result.stdout.strip():
+            parts.append("stdout:\n" + result.stdout[-_TAIL:].rstrip())
+        if result.stderr.strip():
+            parts.append("stderr:\n" + result.stderr[-_TAIL:].rstrip())
+        super().__init__("\n".join(parts))
+        self.result = result
+
+
+def _env(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    return None if env is None else dict(env)
+
+
+def run(
+    *argv: str | os.PathLike[str],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    stdin: str | None = None,
+) -> Result:
+    """Run ``argv`` to completion and capture its output as text."""
+    args = tuple(os.fspath(a) for a in argv)
+    try:
+        done = subprocess.run(
+            args,
+            cwd=cwd,
+            env=_env(env),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise UserError(f"{args[0]}: command not found", hint=f"install {args[0]!r}") from exc
+    result = Result(args, done.returncode, done.stdout, done.stderr)
+    if check and result.returncode != 0:
+        raise ProcessError(result)
+    return result
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with stdout and stderr as pipes and stdin inherited (for streaming)."""
+    try:
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"{argv[0]}: command not found",
+            hint="check the entrypoint's command in somlier.yaml, or install it",
+        ) from exc
+    except PermissionError as exc:
+        raise UserError(f"{argv[0]}: permission denied", hint="is it executable?") from exc
