@@ -1,4 +1,4 @@
-"""Where the data shipped with somlier lives: inside the wheel, or at the top of a source checkout."""
+"""Where the data shipped with somlier lives: inside the wheel, or atop a source checkout."""
 
 from __future__ import annotations
 

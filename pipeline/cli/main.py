@@ -26,7 +26,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Command modules import their heavy dependencies inside the commands, so --help stays fast.
-    from pipeline.cli import config_cmd, validate_cmd  # noqa: PLC0415
+    from pipeline.cli import config_cmd, validate_cmd
 
     cli.add_command(validate_cmd.validate)
     cli.add_command(config_cmd.config)

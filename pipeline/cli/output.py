@@ -61,4 +61,6 @@ def validation_summary(result: Result) -> str:
         return f"{total} {noun} checked: all valid"
     bad = sum(1 for r in result.reports if not r.ok)
     errors = result.error_count
-    return f"{total} {noun} checked: {errors} error{'s' if errors != 1 else ''} in {bad} {('file' if bad == 1 else 'files')}"
+    errs = "error" if errors == 1 else "errors"
+    bads = "file" if bad == 1 else "files"
+    return f"{total} {noun} checked: {errors} {errs} in {bad} {bads}"

@@ -16,9 +16,15 @@ from pipeline.monorepo import discovery
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "github"]), default="text", show_default=True,
+    "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    show_default=True,
     help="github: GitHub Actions ::error annotations.",
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes [default: CPUs].")

@@ -1,1 +1,1 @@
-"""somlier.yaml and platform settings: safe loading, ${VAR} interpolation, schema validation, typed model."""
+"""somlier.yaml and platform settings: safe loading, ${VAR}, schema validation, typed model."""

@@ -223,11 +223,7 @@ def build(data: dict[str, Any], path: Path) -> ProjectConfig:
         },
         offline=tuple(
             OfflineJob(
-                **{
-                    k: v
-                    for k, v in job.items()
-                    if k not in {"gpu", "resources", "tags"}
-                },
+                **{k: v for k, v in job.items() if k not in {"gpu", "resources", "tags"}},
                 tags=tuple(job.get("tags", ())),
                 gpu=_gpu(job.get("gpu")),
                 resources=_resources(job.get("resources")),

@@ -54,13 +54,19 @@ def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
     req = python.get("requirements_txt", "requirements.txt")
     req_path: KeyPath = ("project", "python", "requirements_txt")
     if not _inside(root, req):
-        out.add(req_path, f"requirements_txt {req!r} points outside the project folder",
-                "the image is built from the project folder; keep the file inside it")
+        out.add(
+            req_path,
+            f"requirements_txt {req!r} points outside the project folder",
+            "the image is built from the project folder; keep the file inside it",
+        )
     elif not (root / req).is_file():
         where = req_path if "requirements_txt" in python else ("project",)
-        out.add(where, f"requirements file {req!r} not found in {root.name or '.'}/",
-                "create it (it may be empty) or set project.python.requirements_txt",
-                at_key="requirements_txt" not in python)
+        out.add(
+            where,
+            f"requirements file {req!r} not found in {root.name or '.'}/",
+            "create it (it may be empty) or set project.python.requirements_txt",
+            at_key="requirements_txt" not in python,
+        )
     names = list(data["entrypoints"])
     for index, job in enumerate(data.get("offline", ())):
         wanted = job.get("entrypoint")
@@ -70,10 +76,12 @@ def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
             if len(words) == 2 and words[0] == "run":  # the original tool's "run NAME"
                 wanted, key = words[1], "command"
         if wanted is not None and wanted not in names:
-            close = schema._suggest(wanted, names)  # noqa: SLF001
-            out.add(("offline", index, key),
-                    f"offline[{index}] uses entrypoint {wanted!r}, which is not defined",
-                    close or f"defined: {', '.join(names)}")
+            close = schema.suggest(wanted, names)
+            out.add(
+                ("offline", index, key),
+                f"offline[{index}] uses entrypoint {wanted!r}, which is not defined",
+                close or f"defined: {', '.join(names)}",
+            )
     replicas = data.get("online", {}).get("replicas", {})
     if replicas.get("min", 1) > replicas.get("max", 3):
         out.add(("online", "replicas"), "online.replicas: min is greater than max")
@@ -114,7 +122,9 @@ def check_file(path: Path, shown: str, environ: Mapping[str, str]) -> FileReport
     return FileReport(shown, (), data["project"]["name"], tuple(j["dag_id"] for j in jobs))
 
 
-def load_project(path: Path, environ: Mapping[str, str], shown: str | None = None) -> model.ProjectConfig:
+def load_project(
+    path: Path, environ: Mapping[str, str], shown: str | None = None
+) -> model.ProjectConfig:
     """Load a valid project or raise :class:`ConfigError` with every problem found."""
     shown = shown or str(path)
     data, _ = _check(yamlsafe.read_file(path, shown), path, shown, environ)

@@ -24,7 +24,7 @@ Validate = Callable[[Any], Any]
 
 @functools.cache
 def fast_validator(name: str) -> Validate:
-    import fastjsonschema  # noqa: PLC0415 (compiled once per process, only when validating)
+    import fastjsonschema
 
     compiled: Validate = fastjsonschema.compile(resources.schema(name), use_default=False)
     return compiled
@@ -32,13 +32,13 @@ def fast_validator(name: str) -> Validate:
 
 @functools.cache
 def _full_validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator  # noqa: PLC0415 (only on the error path)
+    from jsonschema import Draft202012Validator
 
     return Draft202012Validator(resources.schema(name))
 
 
 def is_valid(name: str, data: Any) -> bool:
-    from fastjsonschema import JsonSchemaException  # noqa: PLC0415
+    from fastjsonschema import JsonSchemaException
 
     try:
         fast_validator(name)(data)
@@ -79,7 +79,8 @@ _TYPE_WORDS = {
 }
 
 
-def _suggest(word: str, options: Iterator[str] | list[str]) -> str:
+def suggest(word: str, options: Iterator[str] | list[str]) -> str:
+    """``did you mean 'x'?`` for the closest option, or an empty string."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
@@ -110,8 +111,7 @@ def _findings(error: Any) -> list[Finding]:
             Finding(
                 (*path, key),
                 f"unknown key {key!r}" + (f" in {where}" if path else ""),
-                _suggest(key, allowed)
-                or (f"allowed here: {', '.join(allowed)}" if allowed else ""),
+                suggest(key, allowed) or (f"allowed here: {', '.join(allowed)}" if allowed else ""),
                 at_key=True,
             )
             for key in extras
@@ -123,7 +123,7 @@ def _findings(error: Any) -> list[Finding]:
     if kind == "type":
         wanted = error.validator_value
         wanted_list = wanted if isinstance(wanted, list) else [wanted]
-        words = " or ".join(_TYPE_WORDS.get(w, w) for w in wanted_list)
+        words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted_list)
         hint = ""
         if "string" in wanted_list and isinstance(value, (int, float)):
             hint = "write it in quotes; unquoted, YAML reads 3.10 as the number 3.1"
@@ -134,7 +134,7 @@ def _findings(error: Any) -> list[Finding]:
             Finding(
                 path,
                 f"{where}: {value!r} is not one of {', '.join(repr(o) for o in options)}",
-                _suggest(str(value), options),
+                suggest(str(value), options),
             )
         ]
     if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
@@ -156,7 +156,7 @@ def _findings(error: Any) -> list[Finding]:
     if kind in {"anyOf", "oneOf", "not"}:
         if custom:
             return [Finding(path, f"{where}: {custom}")]
-        from jsonschema.exceptions import best_match  # noqa: PLC0415
+        from jsonschema.exceptions import best_match
 
         # Prefer the branch whose type matched: its complaint is the one about this value.
         typed = [e for e in error.context or () if e.validator != "type"]
@@ -178,9 +178,7 @@ def findings(name: str, data: Any) -> list[Finding]:
                     (*tuple(error.absolute_path), error.instance),
                     f"{format_path(tuple(error.absolute_path))}: "
                     f"{error.instance!r} is not a valid name",
-                    error.schema.get("x-error", "")
-                    if isinstance(error.schema, dict)
-                    else "",
+                    error.schema.get("x-error", "") if isinstance(error.schema, dict) else "",
                     at_key=True,
                 )
             )

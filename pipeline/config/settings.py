@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from pipeline import resources
 from pipeline.config import schema, yamlsafe
 from pipeline.config.interpolate import interpolate_tree
 from pipeline.errors import ConfigError, Diagnostic, UserError
@@ -139,7 +140,7 @@ def secret(variable: str, environ: Mapping[str, str]) -> Secret | None:
 
 
 def _subschema(path: list[str]) -> dict[str, Any]:
-    node: dict[str, Any] = schema.resources.schema(SCHEMA)
+    node: dict[str, Any] = resources.schema(SCHEMA)
     for part in path:
         props = node.get("properties", {})
         if part in props:
@@ -149,7 +150,7 @@ def _subschema(path: list[str]) -> dict[str, Any]:
         else:
             return {}
         if "$ref" in node:
-            node = schema.resources.schema(SCHEMA)["$defs"][node["$ref"].rsplit("/", 1)[1]]
+            node = resources.schema(SCHEMA)["$defs"][node["$ref"].rsplit("/", 1)[1]]
     return node
 
 
@@ -171,7 +172,9 @@ def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list[
             continue
         path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         if not all(path):
-            raise UserError(f"{name}: empty section in the variable name", hint="SOMLIER__SECTION__KEY")
+            raise UserError(
+                f"{name}: empty section in the variable name", hint="SOMLIER__SECTION__KEY"
+            )
         target = data
         for part in path[:-1]:
             child = target.setdefault(part, {})
@@ -194,7 +197,9 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
     builder_raw = data.get("builder", {})
     return PlatformSettings(
         registry=section(Registry, "registry"),
-        builder=section(Builder, "builder", cloudbuild=CloudBuild(**builder_raw.get("cloudbuild", {}))),
+        builder=section(
+            Builder, "builder", cloudbuild=CloudBuild(**builder_raw.get("cloudbuild", {}))
+        ),
         slack=section(Slack, "slack"),
         github=section(GitHub, "github"),
         mlflow=section(MLflow, "mlflow"),

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pipeline.config.interpolate import KeyPath
 from pipeline.config.project import FileReport, check_file, locate_key
 from pipeline.errors import Diagnostic
 
@@ -31,7 +32,7 @@ class Result:
 
 
 def _init(environ: Mapping[str, str]) -> None:
-    global _ENVIRON  # noqa: PLW0603 (per-worker state set once by the pool initializer)
+    global _ENVIRON
     _ENVIRON = environ
 
 
@@ -43,7 +44,9 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _check_all(items: list[tuple[str, str]], environ: Mapping[str, str], jobs: int) -> list[FileReport]:
+def _check_all(
+    items: list[tuple[str, str]], environ: Mapping[str, str], jobs: int
+) -> list[FileReport]:
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
         return [check_file(Path(p), shown, environ) for p, shown in items]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -60,7 +63,7 @@ def _duplicates(reports: list[FileReport], files: dict[str, Path]) -> None:
         if not report.ok or report.project is None:
             continue
         extra: list[Diagnostic] = []
-        wanted = [("project", report.project, ("project", "name"))]
+        wanted: list[tuple[str, str, KeyPath]] = [("project", report.project, ("project", "name"))]
         wanted += [("dag_id", d, ("offline", i, "dag_id")) for i, d in enumerate(report.dag_ids)]
         for kind, value, key_path in wanted:
             first = claims.setdefault((kind, value), report.path)
@@ -68,7 +71,9 @@ def _duplicates(reports: list[FileReport], files: dict[str, Path]) -> None:
                 line, col = locate_key(files[report.path], report.path, key_path)
                 extra.append(
                     Diagnostic(
-                        report.path, line, col,
+                        report.path,
+                        line,
+                        col,
                         f"{kind} {value!r} is already used by {first}",
                         f"{kind.replace('_', ' ')}s are unique in the monorepo",
                     )

@@ -194,7 +194,9 @@ def _reader_error(text: str, path: str) -> ConfigError:
 def load_text(raw: bytes, path: str) -> Document:
     """Parse one somlier.yaml-like document; raise :class:`ConfigError` on any problem."""
     if len(raw) > MAX_BYTES:
-        raise _diag(path, f"the file is larger than {MAX_BYTES // 1024} KiB", hint="is it a config?")
+        raise _diag(
+            path, f"the file is larger than {MAX_BYTES // 1024} KiB", hint="is it a config?"
+        )
     text = _decode(raw, path)
     loader = _Loader(text)
     try:

@@ -20,10 +20,17 @@ def repo_root(start: Path) -> Path | None:
 
 
 def tracked_projects(root: Path) -> list[Path]:
-    """Every somlier.yaml of the work tree at ``root``: committed, staged, or new and not ignored."""
+    """Every somlier.yaml of the work tree at ``root``: committed, staged, or new, not ignored."""
     result = proc.run(
-        "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-        FILENAME, f":(glob)**/{FILENAME}",
+        "git",
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "--",
+        FILENAME,
+        f":(glob)**/{FILENAME}",
         cwd=root,
     )
     found = {root / name for name in result.stdout.split("\0") if name}
@@ -35,7 +42,10 @@ def walk_projects(folder: Path) -> list[Path]:
     found: list[Path] = []
     for current, dirs, files in os.walk(folder):
         dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and d not in _SKIP
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in _SKIP
             and not (Path(current, d) / "pyvenv.cfg").exists()
         )
         if FILENAME in files:
