@@ -1,8 +1,10 @@
 """Safe YAML loading with the limits a config file needs.
 
 Only plain data: no ``!!python/...``, ``!!binary``, ``!!set`` or custom tags, no duplicate keys,
-no non-string keys. Pathological documents (huge files, alias bombs, recursive aliases, deep
-nesting) are refused with a located message, never with a RecursionError or a hang.
+no non-string keys. Pathological documents (huge files, alias bombs, recursive aliases) are refused with a
+located message, never with a RecursionError or a hang. Nesting is capped at 1000 levels by the
+parser here; every caller then walks the data with ``interpolate_tree``, which refuses anything
+deeper than :data:`MAX_DEPTH` (one walk for both jobs: it is the hot path of ``validate``).
 Timestamps stay strings, so ``start_date: 2024-01-01`` is the text the user wrote.
 """
 
@@ -216,7 +218,8 @@ def load_text(raw: bytes, path: str) -> Document:
                 node.start_mark.column + 1,
                 "a somlier.yaml holds one mapping: project:, model:, entrypoints:",
             )
-        check_graph(node)
+        if "&" in text:  # no anchors, no aliases: nothing to expand or recurse through
+            check_graph(node)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, text, path) from None
@@ -228,6 +231,10 @@ def load_text(raw: bytes, path: str) -> Document:
             mark.line + 1 if mark else 0,
             mark.column + 1 if mark else 0,
             exc.hint,
+        ) from None
+    except RecursionError:  # only the pure-Python parser recurses; libyaml stops at 1000 levels
+        raise _diag(
+            path, "nesting too deep", hint=f"somlier.yaml nests at most {MAX_DEPTH} levels"
         ) from None
     except yaml.YAMLError:  # reader errors (control characters) carry no mark with libyaml
         raise _reader_error(text, path) from None

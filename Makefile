@@ -1,0 +1,44 @@
+# somlier: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test unit integration lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: run the main job on the example monorepo (embedded defaults, no cloud account)
+demo: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" bash examples/demo.sh
+
+## test: unit and integration tests
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+## lint: ruff and mypy --strict on the package
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check pipeline
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format pipeline tests benchmarks
+	$(BIN)/ruff check --fix .
+
+## bench: speed measurements (results go in docs/benchmarks.md)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/validate.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""``python -m pipeline`` is ``somlier``."""
+
+from pipeline.cli.main import entry
+
+entry()
