@@ -21,13 +21,19 @@ def _log_dir() -> Path:
     return Path(base) / "somlier"
 
 
+def _system() -> str:
+    # Not platform.platform(): it may start `uname -p`, and a crash handler starts no process.
+    uname = os.uname()
+    return f"{uname.sysname} {uname.release} {uname.machine}, {platform.python_implementation()}"
+
+
 def report(exc: BaseException, argv: list[str]) -> int:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
     text = "\n".join(
         [
             f"somlier {__version__} crashed at {stamp}",
             f"argv: {argv!r}",
-            f"python: {sys.version.split()[0]} ({platform.platform()})",
+            f"python: {sys.version.split()[0]} ({_system()})",
             "",
             "".join(traceback.format_exception(exc)),
         ]
