@@ -9,9 +9,26 @@ from pathlib import Path
 import click
 
 from pipeline.cli import output
-from pipeline.config.validation import validate_files
-from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, UserError
+from pipeline.config import settings
+from pipeline.config.project import FileReport
+from pipeline.config.validation import Result, shown_path, validate_files
+from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, ConfigError, UserError
 from pipeline.monorepo import discovery
+
+
+def _platform(cwd: Path) -> tuple[FileReport | None, frozenset[str] | None]:
+    """Validate the platform settings of the repo around ``cwd``, if it has any; return the
+    report (None when there is no file) and the GPU types it defines."""
+    root = discovery.platform_root(cwd)
+    if root is None:
+        return None, None
+    path = root / settings.FILENAME
+    shown = shown_path(path, cwd)
+    try:
+        loaded = settings.load_settings(root, os.environ)
+    except ConfigError as exc:
+        return FileReport(shown, tuple(exc.diagnostics)), None
+    return FileReport(shown), frozenset(loaded.gpu_types) or None
 
 
 @click.command()
@@ -33,14 +50,18 @@ def validate(paths: tuple[Path, ...], as_json: bool, fmt: str, jobs: int | None)
 
     PATHS are files or folders (folders are searched). Without PATHS: every project of the git
     repository around the current folder (git ls-files), or of the current folder outside git.
-    Exit 0 when every file is valid, 2 otherwise.
+    The repository's .somlier/platform.yaml, when present, is validated too, and GPU types are
+    checked against its gpu_types. Exit 0 when every file is valid, 2 otherwise.
     """
     cwd = Path.cwd()
     files = discovery.expand(list(paths)) if paths else discovery.default_projects(cwd)
     if not files:
         where = ", ".join(map(str, paths)) or str(cwd)
         raise UserError(f"no somlier.yaml found in {where}", hint="pass a file or a project folder")
-    result = validate_files(files, os.environ, cwd=cwd, jobs=jobs)
+    platform_report, gpu_types = _platform(cwd)
+    result = validate_files(files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types)
+    if platform_report is not None:
+        result = Result((platform_report, *result.reports))
     if as_json:
         click.echo(json.dumps(output.validation_json(result), indent=2))
     else:

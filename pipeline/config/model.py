@@ -101,12 +101,12 @@ class OfflineJob:
     command: str | None = None
     template: Literal["default", "mlops"] = "default"
     description: str = ""
-    owner: str | None = None
+    owner: str | None = None  # None: the platform's airflow.owner
     tags: tuple[str, ...] = ()
     gpu: Gpu | None = None
     resources: Resources = field(default_factory=Resources)
     retries: int = 3
-    timezone: str = "Asia/Seoul"
+    timezone: str | None = None  # None: the platform's airflow.timezone
     catchup: bool = False
     start_date: str | None = None
 

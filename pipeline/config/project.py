@@ -23,6 +23,7 @@ class FileReport:
     diagnostics: tuple[Diagnostic, ...] = ()
     project: str | None = None
     dag_ids: tuple[str, ...] = ()
+    gpu_types: tuple[tuple[KeyPath, str], ...] = ()  # where each GPU type is asked for
 
     @property
     def ok(self) -> bool:
@@ -119,7 +120,14 @@ def check_file(path: Path, shown: str, environ: Mapping[str, str]) -> FileReport
     except ConfigError as exc:
         return FileReport(shown, tuple(exc.diagnostics))
     jobs = data.get("offline", ())
-    return FileReport(shown, (), data["project"]["name"], tuple(j["dag_id"] for j in jobs))
+    gpus: list[tuple[KeyPath, str]] = [
+        (("offline", i, "gpu", "type"), j["gpu"]["type"]) for i, j in enumerate(jobs) if "gpu" in j
+    ]
+    if "gpu" in data.get("online", {}):
+        gpus.append((("online", "gpu", "type"), data["online"]["gpu"]["type"]))
+    return FileReport(
+        shown, (), data["project"]["name"], tuple(j["dag_id"] for j in jobs), tuple(gpus)
+    )
 
 
 def load_project(

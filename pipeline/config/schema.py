@@ -8,6 +8,7 @@ error, each turned into a sentence and located on the YAML node it is about.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import re
@@ -26,15 +27,36 @@ Validate = Callable[[Any], Any]
 def fast_validator(name: str) -> Validate:
     import fastjsonschema
 
-    compiled: Validate = fastjsonschema.compile(resources.schema(name), use_default=False)
+    # compile() rewrites the $refs of the dict it is given: hand it a copy of the cached schema.
+    definition = copy.deepcopy(resources.schema(name))
+    compiled: Validate = fastjsonschema.compile(definition, use_default=False)
     return compiled
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """``pattern`` as JSON Schema means it (ECMA-262): a final ``$`` is the end of the text.
+
+    Python's ``$`` also matches before a trailing newline, so jsonschema alone would accept
+    ``"name\\n"`` where the fast validator refuses it and leave the error without a finding.
+    """
+    from jsonschema.exceptions import ValidationError
+
+    if not isinstance(instance, str):
+        return
+    anchored = (
+        pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+    )
+    if not re.search(anchored, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 @functools.cache
 def _full_validator(name: str) -> Any:
     from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
 
-    return Draft202012Validator(resources.schema(name))
+    strict = extend(Draft202012Validator, {"pattern": _ecma_pattern})
+    return strict(resources.schema(name))
 
 
 def is_valid(name: str, data: Any) -> bool:
@@ -81,7 +103,7 @@ _TYPE_WORDS = {
 
 def suggest(word: str, options: Iterator[str] | list[str]) -> str:
     """``did you mean 'x'?`` for the closest option, or an empty string."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
 

@@ -242,11 +242,14 @@ def load_settings(root: Path | None, environ: Mapping[str, str]) -> PlatformSett
     if not schema.is_valid(SCHEMA, data):
         diags = []
         for f in schema.findings(SCHEMA, data):
-            variable = overridden.get(tuple(str(p) for p in f.path))
+            where = tuple(str(p) for p in f.path)
+            variable = next(
+                (v for p, v in overridden.items() if p[: len(where)] == where and where), None
+            )
             if variable is not None:
                 diags.append(Diagnostic(variable, 0, 0, f.message, f.hint))
                 continue
             line, col = schema.locate(node, f.path, f.at_key) if node is not None else (0, 0)
             diags.append(Diagnostic(shown, line, col, f.message, f.hint))
-        raise ConfigError(diags)
+        raise ConfigError(sorted(diags, key=lambda d: (d.path, d.line, d.col)))
     return _build(data, path)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline.config.interpolate import KeyPath
 from pipeline.config.project import FileReport, check_file, locate_key
+from pipeline.config.schema import format_path, suggest
 from pipeline.errors import Diagnostic
 
 PARALLEL_THRESHOLD = 64  # below this many files, a worker pool costs more than it saves
@@ -56,8 +57,11 @@ def _check_all(
         return pool.map(_check, items, chunksize=chunk)
 
 
-def _duplicates(reports: list[FileReport], files: dict[str, Path]) -> None:
-    """Flag every file after the first that claims a project name or a dag_id again."""
+def _monorepo_rules(
+    reports: list[FileReport], files: dict[str, Path], gpu_types: frozenset[str] | None
+) -> None:
+    """Flag every file after the first that claims a project name or a dag_id again, and GPU
+    types the platform does not know (when it lists any)."""
     claims: dict[tuple[str, str], str] = {}
     for index, report in enumerate(reports):
         if not report.ok or report.project is None:
@@ -76,6 +80,21 @@ def _duplicates(reports: list[FileReport], files: dict[str, Path]) -> None:
                         col,
                         f"{kind} {value!r} is already used by {first}",
                         f"{kind.replace('_', ' ')}s are unique in the monorepo",
+                        key_path=format_path(key_path),
+                    )
+                )
+        for key_path, gpu in report.gpu_types:
+            if gpu_types and gpu not in gpu_types:
+                line, col = locate_key(files[report.path], report.path, key_path)
+                known = ", ".join(sorted(gpu_types))
+                extra.append(
+                    Diagnostic(
+                        report.path,
+                        line,
+                        col,
+                        f"GPU type {gpu!r} is not in the platform's gpu_types",
+                        suggest(gpu, sorted(gpu_types)) or f"known: {known}",
+                        key_path=format_path(key_path),
                     )
                 )
         if extra:
@@ -90,10 +109,16 @@ def shown_path(path: Path, cwd: Path) -> str:
 
 
 def validate_files(
-    files: Sequence[Path], environ: Mapping[str, str], *, cwd: Path, jobs: int | None = None
+    files: Sequence[Path],
+    environ: Mapping[str, str],
+    *,
+    cwd: Path,
+    jobs: int | None = None,
+    gpu_types: frozenset[str] | None = None,
 ) -> Result:
+    """Check ``files``; ``gpu_types`` (from the platform settings) enables the GPU type rule."""
     shown = {shown_path(p, cwd): p for p in files}
     items = [(str(p), s) for s, p in shown.items()]
     reports = _check_all(items, environ, default_jobs() if jobs is None else jobs)
-    _duplicates(reports, shown)
+    _monorepo_rules(reports, shown, gpu_types)
     return Result(tuple(reports))

@@ -1,10 +1,11 @@
 """Safe YAML loading with the limits a config file needs.
 
 Only plain data: no ``!!python/...``, ``!!binary``, ``!!set`` or custom tags, no duplicate keys,
-no non-string keys. Pathological documents (huge files, alias bombs, recursive aliases) are refused with a
-located message, never with a RecursionError or a hang. Nesting is capped at 1000 levels by the
-parser here; every caller then walks the data with ``interpolate_tree``, which refuses anything
-deeper than :data:`MAX_DEPTH` (one walk for both jobs: it is the hot path of ``validate``).
+no non-string keys. Pathological documents (huge files, alias bombs, recursive aliases) are
+refused with a located message, never with a RecursionError or a hang. Nesting is capped at 1000
+levels by the parser here; every caller then walks the data with ``interpolate_tree``, which
+refuses anything deeper than :data:`MAX_DEPTH` (one walk for both jobs: the hot path of
+``validate``).
 Timestamps stay strings, so ``start_date: 2024-01-01`` is the text the user wrote.
 """
 
@@ -39,23 +40,33 @@ class _LoadError(Exception):
         self.hint = hint
 
 
+def _check_keys(node: MappingNode) -> None:
+    """Keys are text and unique, in ``node`` and in every mapping merged into it with ``<<``
+    (a merged key may override one of the merged mappings', which is what merging is for)."""
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE:
+            merged = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in merged:
+                if isinstance(source, MappingNode):
+                    _check_keys(source)
+            continue
+        if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
+            raise _LoadError(
+                "a key must be text",
+                key_node,
+                "quote it, e.g. 'on': or '1': ; YAML reads yes/no/on/off as booleans",
+            )
+        if key_node.value in seen:
+            raise _LoadError(f"duplicate key {key_node.value!r}", key_node, "keep one of them")
+        seen.add(key_node.value)
+
+
 class _Loader(_Base):  # type: ignore[misc]
     """PyYAML's safe loader (libyaml's parser when present) with stricter mappings."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE:
-                continue
-            if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
-                raise _LoadError(
-                    "a key must be text",
-                    key_node,
-                    "quote it, e.g. 'on': or '1': ; YAML reads yes/no/on/off as booleans",
-                )
-            if key_node.value in seen:
-                raise _LoadError(f"duplicate key {key_node.value!r}", key_node, "keep one of them")
-            seen.add(key_node.value)
+        _check_keys(node)
         mapping: dict[Any, Any] = SafeConstructor.construct_mapping(self, node, deep)
         return mapping
 
@@ -109,7 +120,10 @@ def check_graph(node: Node) -> None:
             open_nodes.discard(key)
             kids = [sizes[id(c)] for c in _children(current)]
             size = 1 + sum(s for s, _ in kids)
-            depth = 1 + max((d for _, d in kids), default=0)
+            # Containers count as levels, scalars do not (as in interpolate_tree).
+            depth = (
+                0 if isinstance(current, ScalarNode) else 1 + max((d for _, d in kids), default=0)
+            )
             if size > MAX_EXPANDED_NODES:
                 raise _LoadError(
                     f"the document expands to more than {MAX_EXPANDED_NODES:,} values "
