@@ -61,8 +61,12 @@ def interpolate_tree(
     """
     errors: list[tuple[KeyPath, InterpolationError]] = []
     stack: list[tuple[Any, KeyPath]] = [(data, ())]
+    seen: set[int] = set()  # a container shared through a YAML alias is interpolated once
     while stack:
         container, path = stack.pop()
+        if id(container) in seen:
+            continue
+        seen.add(id(container))
         if len(path) >= max_depth:
             errors.append((path, InterpolationError(f"nesting deeper than {max_depth} levels")))
             continue

@@ -160,8 +160,13 @@ def _resources(raw: dict[str, Any] | None) -> Resources:
     return Resources(cpu=_quantity(raw.get("cpu")), memory=_quantity(raw.get("memory")))
 
 
+def _whole(raw: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """JSON Schema counts 2.0 as an integer; the model holds ints."""
+    return {k: int(v) if k in keys and isinstance(v, float) else v for k, v in raw.items()}
+
+
 def _gpu(raw: dict[str, Any] | None) -> Gpu | None:
-    return None if raw is None else Gpu(**raw)
+    return None if raw is None else Gpu(**_whole(raw, "count"))
 
 
 def _env(item: str | dict[str, str]) -> EnvVar:
@@ -223,7 +228,11 @@ def build(data: dict[str, Any], path: Path) -> ProjectConfig:
         },
         offline=tuple(
             OfflineJob(
-                **{k: v for k, v in job.items() if k not in {"gpu", "resources", "tags"}},
+                **{
+                    k: v
+                    for k, v in _whole(job, "retries").items()
+                    if k not in {"gpu", "resources", "tags"}
+                },
                 tags=tuple(job.get("tags", ())),
                 gpu=_gpu(job.get("gpu")),
                 resources=_resources(job.get("resources")),
@@ -233,8 +242,8 @@ def build(data: dict[str, Any], path: Path) -> ProjectConfig:
         online=OnlineSpec(
             resources=_resources(online.get("resources")),
             gpu=_gpu(online.get("gpu")),
-            replicas=Replicas(**online.get("replicas", {})),
+            replicas=Replicas(**_whole(online.get("replicas", {}), "min", "max")),
             istio=online.get("istio", False),
-            port=online.get("port", 3000),
+            port=int(online.get("port", 3000)),
         ),
     )

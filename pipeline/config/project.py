@@ -69,7 +69,15 @@ def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
             at_key="requirements_txt" not in python,
         )
     names = list(data["entrypoints"])
+    dag_ids: dict[str, int] = {}
     for index, job in enumerate(data.get("offline", ())):
+        first = dag_ids.setdefault(job["dag_id"], index)
+        if first != index:
+            out.add(
+                ("offline", index, "dag_id"),
+                f"dag_id {job['dag_id']!r} is already used by offline[{first}]",
+                "dag_ids are unique in the monorepo",
+            )
         wanted = job.get("entrypoint")
         key = "entrypoint"
         if wanted is None:

@@ -55,7 +55,7 @@ def _full_validator(name: str) -> Any:
     from jsonschema import Draft202012Validator
     from jsonschema.validators import extend
 
-    strict = extend(Draft202012Validator, {"pattern": _ecma_pattern})
+    strict = extend(Draft202012Validator, {"pattern": _ecma_pattern})  # type: ignore[no-untyped-call]
     return strict(resources.schema(name))
 
 
@@ -147,7 +147,7 @@ def _findings(error: Any) -> list[Finding]:
         wanted_list = wanted if isinstance(wanted, list) else [wanted]
         words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted_list)
         hint = ""
-        if "string" in wanted_list and isinstance(value, (int, float)):
+        if "string" in wanted_list and isinstance(value, float):
             hint = "write it in quotes; unquoted, YAML reads 3.10 as the number 3.1"
         return [Finding(path, f"{where}: expected {words}, got {_describe(value)}", hint)]
     if kind == "enum":
@@ -193,7 +193,7 @@ def findings(name: str, data: Any) -> list[Finding]:
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     result: list[Finding] = []
     for error in errors:
-        if error.validator == "propertyNames":
+        if "propertyNames" in error.absolute_schema_path:
             # jsonschema reports the offending name as the instance; point at that key.
             result.append(
                 Finding(

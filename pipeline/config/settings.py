@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from pipeline import resources
 from pipeline.config import schema, yamlsafe
 from pipeline.config.interpolate import interpolate_tree
@@ -158,10 +156,7 @@ def _env_value(raw: str, path: list[str]) -> Any:
     """Strings stay as written; other types are read as YAML (``4``, ``true``, ``[a, b]``)."""
     if _subschema(path).get("type", "string") == "string":
         return raw
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
+    return yamlsafe.parse_value(raw)
 
 
 def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list[str]:

@@ -70,6 +70,12 @@ class _Loader(_Base):  # type: ignore[misc]
         mapping: dict[Any, Any] = SafeConstructor.construct_mapping(self, node, deep)
         return mapping
 
+    def construct_yaml_float(self, node: ScalarNode) -> float:
+        value: float = SafeConstructor.construct_yaml_float(self, node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _LoadError(f"{node.value!r} is not a finite number", node, "write a number")
+        return value
+
     def construct_undefined(self, node: Node) -> Any:
         raise _LoadError(
             f"the tag {node.tag!r} is not allowed",
@@ -81,6 +87,7 @@ class _Loader(_Base):  # type: ignore[misc]
 for _tag in ("binary", "set", "omap", "pairs"):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _Loader.construct_undefined)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 _Loader.add_constructor(None, _Loader.construct_undefined)
 
 
@@ -132,7 +139,14 @@ def check_graph(node: Node) -> None:
                     "is this an alias bomb? write the values out",
                 )
             if depth > MAX_DEPTH:
-                raise _LoadError(f"nesting deeper than {MAX_DEPTH} levels", current)
+                # Point where the limit is crossed: MAX_DEPTH levels down the deepest path.
+                node_at: Node = current
+                for _ in range(MAX_DEPTH):
+                    inner = [c for c in _children(node_at) if not isinstance(c, ScalarNode)]
+                    if not inner:
+                        break
+                    node_at = max(inner, key=lambda c: sizes[id(c)][1])
+                raise _LoadError(f"nesting deeper than {MAX_DEPTH} levels", node_at)
             sizes[key] = (size, depth)
             continue
         if key in sizes:
@@ -167,11 +181,16 @@ def _char_at(text: str, line: int, col: int) -> str:
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, text: str, path: str) -> ConfigError:
-    mark = exc.problem_mark or exc.context_mark
-    problem = exc.problem or exc.context or "invalid YAML"
     context = exc.context or ""
+    # An unclosed quote is found at the end of the file; where it opened is what helps.
+    opened = context.startswith("while scanning a quoted scalar") and exc.context_mark
+    mark = exc.context_mark if opened else (exc.problem_mark or exc.context_mark)
+    problem = exc.problem or exc.context or "invalid YAML"
     hint = ""
-    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+    if opened:
+        problem = "a quoted string that is never closed"
+        hint = "add the closing quote"
+    elif mark is not None and _char_at(text, mark.line, mark.column) == "\t":
         problem = "a tab character where YAML expects indentation or a value"
         hint = "YAML indents with spaces, not tabs"
     elif "maximum nesting depth" in problem:
@@ -217,7 +236,11 @@ def load_text(raw: bytes, path: str) -> Document:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-        if node is None:
+        if node is None or (
+            isinstance(node, ScalarNode)
+            and node.tag.endswith(":null")
+            and node.value in ("", "~", "null")
+        ):
             raise _diag(
                 path,
                 "the file is empty",
@@ -255,6 +278,18 @@ def load_text(raw: bytes, path: str) -> Document:
     finally:
         loader.dispose()
     return Document(data, node)
+
+
+def parse_value(text: str) -> Any:
+    """One value written as YAML (``4``, ``true``, ``[a, b]``), read like somlier.yaml is:
+    dates stay text. Text that is no valid YAML is returned as written."""
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    except (yaml.YAMLError, _LoadError, RecursionError):
+        return text
+    finally:
+        loader.dispose()
 
 
 def read_file(path: Path, shown: str) -> bytes:

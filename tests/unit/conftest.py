@@ -1,0 +1,64 @@
+"""Unit tests run without network and without child processes.
+
+An autouse fixture makes ``subprocess.Popen`` and socket connections raise, so a unit test that
+reaches git, Docker, MLflow or any server fails loudly instead of passing by accident. The error
+is a ``BaseException`` on purpose: the product's ``except Exception`` handlers (which turn a
+missing Docker engine into a friendly message, or a bug into exit code 3) cannot swallow it.
+Tests that need real processes or services belong in ``tests/integration/``.
+
+``multiprocessing`` with the ``fork`` start method (what ``validate_files`` uses) neither calls
+``subprocess.Popen`` nor connects a socket, so worker pools still run here.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WriteTree = Callable[[Path, Mapping[str, "str | bytes"]], Path]
+
+
+class UnitTestIsolationError(BaseException):
+    """A unit test tried to start a process or open a connection."""
+
+
+def _refuse(what: str) -> Callable[..., Any]:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise UnitTestIsolationError(
+            f"unit tests must not {what} (called with {args!r:.200}); "
+            "fake it at the seam or move the test to tests/integration/"
+        )
+
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def _no_subprocess_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subprocess, "Popen", _refuse("start a process"))
+    monkeypatch.setattr(socket.socket, "connect", _refuse("connect a socket"))
+    monkeypatch.setattr(socket.socket, "connect_ex", _refuse("connect a socket"))
+
+
+def _write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def write_tree() -> WriteTree:
+    """``write_tree(tmp_path, {"proj/somlier.yaml": text, ...})``: write the files, return the root.
+
+    Text is written as UTF-8; bytes are written as they are.
+    """
+    return _write_tree
