@@ -68,6 +68,19 @@ def run(
     return result
 
 
+def output_bytes(*argv: str | os.PathLike[str], cwd: Path | None = None) -> bytes:
+    """Run ``argv`` and return its standard output as bytes (archives, images)."""
+    args = tuple(os.fspath(a) for a in argv)
+    try:
+        done = subprocess.run(args, cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise UserError(f"{args[0]}: command not found", hint=f"install {args[0]!r}") from exc
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        raise ProcessError(Result(args, done.returncode, "", stderr))
+    return done.stdout
+
+
 def spawn(
     argv: Sequence[str],
     *,

@@ -1,0 +1,148 @@
+"""The ``docker`` builder: the docker SDK against the local engine (``DOCKER_HOST`` or the
+standard socket). Builds with host networking, streams the log, and pushes every tag."""
+
+from __future__ import annotations
+
+import collections
+import io
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.build.refs import ImageName
+from pipeline.build.registry import Credentials
+from pipeline.errors import MissingDependency, StepFailed, UserError
+
+LOG_TAIL = 30
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    project: str
+    image: ImageName
+    tags: tuple[str, ...]
+    context: bytes  # a tar of the sources
+    dockerfile: str  # path inside the context
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    cache_from: tuple[str, ...] = ()
+    push: bool = True
+
+
+@dataclass(frozen=True)
+class Built:
+    image_id: str
+    digest: str | None  # of the pushed manifest; None when nothing was pushed
+    log_tail: tuple[str, ...]
+
+
+class BuildFailed(StepFailed):
+    def __init__(self, message: str, log_tail: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+def _client(docker_host: str | None) -> Any:
+    try:
+        import docker
+    except ImportError:
+        raise MissingDependency("docker", "docker") from None
+    try:
+        client = (
+            docker.APIClient(base_url=docker_host, version="auto", timeout=600)
+            if docker_host
+            else docker.APIClient(version="auto", timeout=600)
+        )
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise UserError(
+            f"no Docker engine at {docker_host or 'the default socket'}: {str(exc)[:200]}",
+            hint="start one, or set DOCKER_HOST (builder.type: cloudbuild builds without one)",
+        ) from None
+    return client
+
+
+class DockerBuilder:
+    def __init__(self, docker_host: str | None, credentials: Credentials | None = None) -> None:
+        self._client = _client(docker_host)
+        self._auth = (
+            {"username": credentials.username, "password": credentials.password}
+            if credentials is not None
+            else None
+        )
+
+    def has(self, ref: str) -> bool:
+        import docker
+
+        try:
+            self._client.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def tag_local(self, source: str, image: ImageName, tags: tuple[str, ...]) -> None:
+        for tag in tags:
+            self._client.tag(source, str(image), tag=tag)
+
+    def build(self, job: BuildJob, log: Callable[[str], None]) -> Built:
+        tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+
+        def emit(line: str) -> None:
+            line = line.rstrip("\n")
+            if line:
+                tail.append(line)
+                log(line)
+
+        image_id = ""
+        stream = self._client.build(
+            fileobj=io.BytesIO(job.context),
+            custom_context=True,
+            dockerfile=job.dockerfile,
+            tag=job.image.ref(job.tags[0]),
+            buildargs=dict(job.build_args),
+            labels=dict(job.labels),
+            cache_from=list(job.cache_from) or None,
+            network_mode="host",
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                for line in str(chunk["stream"]).splitlines():
+                    emit(line)
+            if "error" in chunk:
+                emit(str(chunk["error"]))
+                raise BuildFailed(f"the image of {job.project} did not build", tuple(tail))
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and "ID" in aux:
+                image_id = str(aux["ID"])
+        if not image_id:
+            image_id = self._client.inspect_image(job.image.ref(job.tags[0]))["Id"]
+        for tag in job.tags[1:]:
+            self._client.tag(image_id, str(job.image), tag=tag)
+        digest = None
+        if job.push and job.image.registry:
+            digest = self._push(job, emit, tail)
+        return Built(image_id, digest, tuple(tail))
+
+    def _push(
+        self, job: BuildJob, emit: Callable[[str], None], tail: collections.deque[str]
+    ) -> str:
+        digest = ""
+        for tag in job.tags:
+            started = time.monotonic()
+            for chunk in self._client.push(
+                str(job.image), tag=tag, stream=True, decode=True, auth_config=self._auth
+            ):
+                if "error" in chunk:
+                    emit(str(chunk["error"]))
+                    raise BuildFailed(f"pushing {job.image.ref(tag)} failed", tuple(tail))
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+            emit(f"pushed {job.image.ref(tag)} in {time.monotonic() - started:.1f}s")
+        if not digest:
+            raise BuildFailed(f"the registry did not report a digest for {job.image}", tuple(tail))
+        return digest

@@ -1,0 +1,1 @@
+"""GitHub through PyGithub: pull requests, comments, statuses, permissions."""

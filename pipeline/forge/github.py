@@ -1,0 +1,158 @@
+"""GitHub through PyGithub, with every API request counted.
+
+Objects are lazy (no request until a value is needed), so a PR report touching K projects costs
+one list of comments, one create-or-update, and two statuses per project.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pipeline.config.settings import Secret
+from pipeline.errors import MissingDependency, StepFailed
+
+State = Literal["pending", "success", "failure", "error"]
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+API_CALLS = _Counter()
+_installed = False
+
+
+def _install_counter() -> None:
+    """Count every request PyGithub sends, through its documented connection-class hook."""
+    global _installed
+    if _installed:
+        return
+    from github import Requester as requester_module
+
+    class CountingHTTPS(requester_module.HTTPSRequestsConnectionClass):
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            API_CALLS.add()
+            super().request(*args, **kwargs)
+
+    class CountingHTTP(requester_module.HTTPRequestsConnectionClass):
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            API_CALLS.add()
+            super().request(*args, **kwargs)
+
+    requester_module.Requester.injectConnectionClasses(CountingHTTP, CountingHTTPS)
+    _installed = True
+
+
+class ForgeError(StepFailed):
+    """GitHub refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+
+
+class GitHubRepo:
+    """One repository, e.g. the ML projects monorepo."""
+
+    def __init__(self, full_name: str, token: Secret, *, api_url: str) -> None:
+        try:
+            from github import Auth, Github, GithubRetry
+        except ImportError:
+            raise MissingDependency("github", "github") from None
+        _install_counter()
+        self.full_name = full_name
+        self._gh = Github(
+            auth=Auth.Token(token.reveal()),
+            base_url=api_url.rstrip("/"),
+            per_page=100,
+            lazy=True,
+            timeout=30,
+            retry=GithubRetry(total=3, backoff_factor=0.5, secondary_rate_wait=5),
+        )
+        self._repo = self._gh.get_repo(full_name)
+        self._commits: dict[str, Any] = {}
+
+    def set_status(
+        self, sha: str, context: str, state: State, description: str, target_url: str | None = None
+    ) -> None:
+        from github import GithubException
+
+        commit = self._commits.setdefault(sha, self._repo.get_commit(sha))
+        kwargs: dict[str, Any] = {
+            "state": state,
+            "context": context,
+            "description": description[:140],
+        }
+        if target_url:
+            kwargs["target_url"] = target_url
+        try:
+            commit.create_status(**kwargs)
+        except GithubException as exc:
+            raise ForgeError(
+                f"GitHub refused the status {context!r} on {sha[:12]}: {exc.status}"
+            ) from None
+
+    def find_comment(self, number: int, marker: str) -> Comment | None:
+        """The comment of PR/issue ``number`` holding ``marker`` (one request per 100 comments)."""
+        from github import GithubException
+
+        try:
+            for comment in self._repo.get_issue(number).get_comments():
+                if marker in (comment.body or ""):
+                    return Comment(comment.id, comment.body)
+        except GithubException as exc:
+            raise ForgeError(f"GitHub refused the comments of #{number}: {exc.status}") from None
+        return None
+
+    def upsert_comment(
+        self,
+        number: int,
+        marker: str,
+        body: str,
+        *,
+        found: Comment | None = None,
+        looked: bool = False,
+    ) -> Comment:
+        """The one comment holding ``marker`` on PR/issue ``number``: created once, then edited.
+
+        ``found``/``looked``: the result of an earlier :meth:`find_comment`, to save a request.
+        A failed create is looked up again before it is retried, so a 502 that arrives after
+        GitHub stored the comment never leaves two of them.
+        """
+        from github import GithubException
+
+        if marker not in body:
+            body = f"{body}\n{marker}"
+        if not looked:
+            found = self.find_comment(number, marker)
+        for attempt in range(2):
+            try:
+                if found is not None:
+                    return self._edit(found.id, body)
+                created = self._repo.get_issue(number).create_comment(body)
+                return Comment(created.id, created.body)
+            except GithubException as exc:
+                if exc.status < 500 or attempt == 1:
+                    raise ForgeError(
+                        f"GitHub refused the comment on #{number}: {exc.status}"
+                    ) from None
+                found = self.find_comment(number, marker)
+        raise ForgeError(f"the comment on #{number} could not be written")
+
+    def _edit(self, comment_id: int, body: str) -> Comment:
+        from github.IssueComment import IssueComment
+
+        url = f"{self._repo.url}/issues/comments/{comment_id}"
+        comment = IssueComment(self._repo.requester, url=url)  # lazy: no GET before the PATCH
+        comment.edit(body)
+        return Comment(comment_id, body)
