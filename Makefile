@@ -42,3 +42,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+
+## services: start the integration tests' Docker engine and registry (root; `make test` starts them on demand)
+.PHONY: services services-stop base-image
+services:
+	bash .ci/services.sh install
+	bash .ci/services.sh start
+
+services-stop:
+	bash .ci/services.sh stop
+
+## base-image: build (once, cached) and import the tests' Python base image
+base-image: services
+	bash .ci/services.sh base-image
