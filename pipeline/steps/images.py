@@ -131,17 +131,14 @@ class ImageStep:
             )
 
         try:
-            cached = self._reuse(item)
-            if cached is not None:
+            hit, digest = self._reuse(item)
+            if hit:
                 return outcome(
-                    True, cache_hit=True, digest=cached, pushed=self.registry is not None
+                    True, cache_hit=True, digest=digest, pushed=self.registry is not None
                 )
             built = self._build(item)
             return outcome(
-                True,
-                digest=built.digest or built.image_id,
-                log_tail=built.log_tail,
-                pushed=built.digest is not None,
+                True, digest=built.digest, log_tail=built.log_tail, pushed=built.digest is not None
             )
         except BuildFailed as exc:
             return outcome(False, error=exc.message, log_tail=exc.log_tail)
@@ -184,10 +181,14 @@ class ImageStep:
                 "PROJECT_DIR": item.folder or ".",
             },
             labels={
-                "org.opencontainers.image.title": item.config.name,
-                "org.opencontainers.image.revision": self.context.sha,
-                "org.opencontainers.image.source": self.source_url,
-                "dev.somlier.source-hash": item.source_hash,
+                key: value
+                for key, value in {
+                    "org.opencontainers.image.title": item.config.name,
+                    "org.opencontainers.image.revision": self.context.sha,
+                    "org.opencontainers.image.source": self.source_url,
+                    "dev.somlier.source-hash": item.source_hash,
+                }.items()
+                if value
             },
             cache_from=cache_from,
             push=self.registry is not None,

@@ -11,10 +11,6 @@ import pytest
 
 from tests.integration.services import docker, manifest_digest
 
-# Registers the fixtures for this module even before the suite-wide plugin line is added; once
-# it is, this is a no-op (pytest registers a plugin module once).
-pytest_plugins = ["tests.integration.services"]
-
 pytestmark = pytest.mark.integration
 
 
