@@ -21,20 +21,32 @@ SOMLIER = Path(sys.executable).parent / "somlier"
 HEAVY = ("mlflow", "docker", "github", "slack_sdk", "google", "kubernetes", "bentoml", "jsonschema")
 
 
-def somlier(*args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SOMLIER), *args], cwd=cwd, input=stdin, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=120)
+def somlier(
+    *args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SOMLIER), *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def make_project(folder: Path, name: str, entrypoints: str, extra: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "requirements.txt").write_text("")
-    body = textwrap.dedent(f"""\
+    body = (
+        textwrap.dedent(f"""\
         project: {{name: {name}}}
         model: {{name: {name}, version: v1.0.0}}
         entrypoints:
-        """) + textwrap.indent(textwrap.dedent(entrypoints), "  ") + extra
+        """)
+        + textwrap.indent(textwrap.dedent(entrypoints), "  ")
+        + extra
+    )
     (folder / "somlier.yaml").write_text(body)
     return folder / "somlier.yaml"
 
@@ -45,7 +57,10 @@ def test_validate_examples_ok_and_json_is_stable() -> None:
     report = json.loads(done.stdout)
     assert report["ok"] is True and report["checked"] == 3 and report["errors"] == 0
     assert {f["project"] for f in report["files"]} == {
-        "churn-model", "demand-forecast", "fraud-detector"}
+        "churn-model",
+        "demand-forecast",
+        "fraud-detector",
+    }
     assert set(report["files"][0]) == {"path", "ok", "project", "errors"}
 
 
@@ -64,11 +79,15 @@ def test_validate_github_annotations(tmp_path: Path) -> None:
     path = make_project(tmp_path / "p", "Bad_Name", "main: {command: python}\n")
     done = somlier("validate", "--format", "github", str(path), cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stdout.startswith("::error file=p/somlier.yaml,line=1,col=17,title=somlier validate::")
+    assert done.stdout.startswith(
+        "::error file=p/somlier.yaml,line=1,col=17,title=somlier validate::"
+    )
 
 
-@pytest.mark.parametrize("args", [["validate", "/no/such/path"], ["validate", "--jobs", "0"],
-                                  ["config", "run"], ["nonsense"]])
+@pytest.mark.parametrize(
+    "args",
+    [["validate", "/no/such/path"], ["validate", "--jobs", "0"], ["config", "run"], ["nonsense"]],
+)
 def test_wrong_arguments_exit_2(args: list[str]) -> None:
     done = somlier(*args)
     assert done.returncode == 2, done
@@ -76,15 +95,21 @@ def test_wrong_arguments_exit_2(args: list[str]) -> None:
 
 
 def test_default_validate_uses_git_ls_files(tmp_path: Path) -> None:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     make_project(tmp_path / "a", "a", "main: {command: python}\n")
     make_project(tmp_path / "nested" / "b", "b", "main: {command: python}\n")
     ignored = make_project(tmp_path / "build" / "c", "c", "main: {command: python}\n")
     ignored.write_text("not: [valid\n")
     (tmp_path / ".gitignore").write_text("build/\n")
-    subprocess.run(["git", "add", "a", ".gitignore"], cwd=tmp_path, check=True, env={**os.environ, **env})
+    subprocess.run(
+        ["git", "add", "a", ".gitignore"], cwd=tmp_path, check=True, env={**os.environ, **env}
+    )
     done = somlier("validate", "--json", cwd=tmp_path / "nested")
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(f["project"] for f in json.loads(done.stdout)["files"]) == ["a", "b"]
@@ -108,7 +133,9 @@ def test_help_and_validate_do_not_import_heavy_modules() -> None:
 def test_config_run_json_lines_and_exit_code(tmp_path: Path) -> None:
     script = tmp_path / "p" / "job.py"
     make_project(tmp_path / "p", "p", f"main: {{command: {sys.executable}, args: [job.py]}}\n")
-    script.write_text("import sys\nprint('hello world!!')\nprint('oops', file=sys.stderr)\nsys.exit(7)\n")
+    script.write_text(
+        "import sys\nprint('hello world!!')\nprint('oops', file=sys.stderr)\nsys.exit(7)\n"
+    )
     done = somlier("config", "run", "main", cwd=tmp_path / "p")
     assert done.returncode == 7
     record = json.loads(done.stdout.strip())
@@ -121,11 +148,25 @@ def test_config_run_json_lines_and_exit_code(tmp_path: Path) -> None:
 
 def test_config_run_passes_args_and_stdin_text_format(tmp_path: Path) -> None:
     folder = tmp_path / "p"
-    make_project(folder, "p", f"echo: {{command: [{sys.executable}, echo.py]}}\n",
-                 "global: {logging: {format: text}}\n")
+    make_project(
+        folder,
+        "p",
+        f"echo: {{command: [{sys.executable}, echo.py]}}\n",
+        "global: {logging: {format: text}}\n",
+    )
     (folder / "echo.py").write_text("import sys\nprint(sys.argv[1:], sys.stdin.read().upper())\n")
-    done = somlier("config", "run", "-f", str(folder / "somlier.yaml"), "echo", "--", "--x", "y",
-                   stdin="from stdin", cwd=tmp_path)
+    done = somlier(
+        "config",
+        "run",
+        "-f",
+        str(folder / "somlier.yaml"),
+        "echo",
+        "--",
+        "--x",
+        "y",
+        stdin="from stdin",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[echo] ['--x', 'y'] FROM STDIN\n"
 
@@ -147,7 +188,8 @@ def test_config_run_missing_program_is_a_user_error(tmp_path: Path) -> None:
 def test_config_run_forwards_sigterm(tmp_path: Path) -> None:
     folder = tmp_path / "p"
     make_project(folder, "p", f"main: {{command: [{sys.executable}, -u, wait.py]}}\n")
-    (folder / "wait.py").write_text(textwrap.dedent("""\
+    (folder / "wait.py").write_text(
+        textwrap.dedent("""\
         import signal, sys, time
         def bye(signum, frame):
             print("child got", signal.Signals(signum).name)
@@ -155,10 +197,16 @@ def test_config_run_forwards_sigterm(tmp_path: Path) -> None:
         signal.signal(signal.SIGTERM, bye)
         print("ready")
         time.sleep(60)
-    """))
-    child = subprocess.Popen([str(SOMLIER), "config", "run", "main"], cwd=folder,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    """)
+    )
+    child = subprocess.Popen(
+        [str(SOMLIER), "config", "run", "main"],
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     first = json.loads(child.stdout.readline())
     assert first["stdout"] == "ready\n"
@@ -175,7 +223,10 @@ def test_config_show_json_and_dependencies() -> None:
     shown = json.loads(done.stdout)
     assert shown["project"]["name"] == "demand-forecast"
     assert shown["model"]["version"] == "v1.2.0"
-    assert shown["entrypoints"]["train"] == {"command": ["python"], "args": ["train.py", "--epochs", "3"]}
+    assert shown["entrypoints"]["train"] == {
+        "command": ["python"],
+        "args": ["train.py", "--epochs", "3"],
+    }
     assert [d["name"] for d in shown["dependencies"]] == ["numpy", "requests"]
     assert shown["dependencies"][1]["extras"] == ["socks"]
 
@@ -191,36 +242,82 @@ def test_config_show_text_like_the_original_tool() -> None:
 
 def test_wheel_installs_and_runs_from_any_folder(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
-                    str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(wheels.glob("somlier-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for data in ("pipeline/_data/schemas/somlier.schema.json",
-                 "pipeline/_data/schemas/platform.schema.json", "pipeline/py.typed"):
+    for data in (
+        "pipeline/_data/schemas/somlier.schema.json",
+        "pipeline/_data/schemas/platform.schema.json",
+        "pipeline/py.typed",
+    ):
         assert data in names
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-                    str(target), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    code = "import pipeline, sys; from pipeline import resources; " \
-           "print(pipeline.__file__); print(resources.data_dir('schemas'))"
-    where = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True,
-                           text=True, check=True).stdout.splitlines()
+    code = (
+        "import pipeline, sys; from pipeline import resources; "
+        "print(pipeline.__file__); print(resources.data_dir('schemas'))"
+    )
+    where = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert where[0].startswith(str(target)) and where[1].startswith(str(target))
-    done = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(EXAMPLES)], cwd=elsewhere,
-                          env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "validate", str(EXAMPLES)],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_many_files_in_parallel_match_serial(tmp_path: Path) -> None:
     for i in range(80):
-        make_project(tmp_path / f"p{i}", f"p{i}", "main: {command: python}\n",
-                     "onlin: {}\n" if i % 10 == 0 else "")
+        make_project(
+            tmp_path / f"p{i}",
+            f"p{i}",
+            "main: {command: python}\n",
+            "onlin: {}\n" if i % 10 == 0 else "",
+        )
     parallel = somlier("validate", "--json", "-j", "2", str(tmp_path), cwd=tmp_path)
     serial = somlier("validate", "--json", "-j", "1", str(tmp_path), cwd=tmp_path)
     assert parallel.returncode == serial.returncode == 2
     assert json.loads(parallel.stdout) == json.loads(serial.stdout)
     assert json.loads(parallel.stdout)["errors"] == 8
-

@@ -20,10 +20,16 @@ from tests.integration.services import manifest_digest
 
 pytestmark = pytest.mark.integration
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-           "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
-           "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": "/tmp"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+    "PATH": "/usr/bin:/bin:/usr/local/bin",
+    "HOME": "/tmp",
+}
 
 DOCKERFILE = """\
 ARG BASE_IMAGE
@@ -37,12 +43,14 @@ WITH_LIBS = DOCKERFILE.replace("CMD", "COPY libs/ /libs/\nCMD")
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, env=GIT_ENV, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=root, env=GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
-def project(root: Path, folder: str, name: str, *, depends: str = "", dockerfile: str = DOCKERFILE
-            ) -> None:
+def project(
+    root: Path, folder: str, name: str, *, depends: str = "", dockerfile: str = DOCKERFILE
+) -> None:
     d = root / folder
     d.mkdir(parents=True)
     (d / "requirements.txt").write_text("")
@@ -52,7 +60,8 @@ def project(root: Path, folder: str, name: str, *, depends: str = "", dockerfile
     extra = f"  depends_on: [{depends}]\n" if depends else ""
     (d / "somlier.yaml").write_text(
         f"project:\n  name: {name}\n{extra}model: {{name: {name}, version: v1.0.0}}\n"
-        "entrypoints: {main: {command: python}}\n")
+        "entrypoints: {main: {command: python}}\n"
+    )
 
 
 @pytest.fixture
@@ -77,23 +86,43 @@ def settings_for(registry: str, base: str, prefix: str) -> PlatformSettings:
     )
 
 
-def run_step(repo: Path, docker_host: str, registry: str, settings: PlatformSettings,
-             context: BuildContext, folders: list[str]) -> tuple[list, list[str]]:
+def run_step(
+    repo: Path,
+    docker_host: str,
+    registry: str,
+    settings: PlatformSettings,
+    context: BuildContext,
+    folders: list[str],
+) -> tuple[list, list[str]]:
     lines: list[str] = []
     configs = [(f, load_project(repo / f / "somlier.yaml", {})) for f in folders]
     planned = plan(repo, "HEAD", configs, settings, context)
-    step = ImageStep(repo, "HEAD", settings, context, lambda: DockerBuilder(docker_host),
-                     Registry(registry, insecure=True), lambda p, line: lines.append(f"{p}: {line}"))
+    step = ImageStep(
+        repo,
+        "HEAD",
+        settings,
+        context,
+        lambda: DockerBuilder(docker_host),
+        Registry(registry, insecure=True),
+        lambda p, line: lines.append(f"{p}: {line}"),
+    )
     return step.run(planned), lines
 
 
-def test_build_push_retag_and_cache_hit(repo: Path, docker_host: str, registry: str,
-                                        busybox_image: str, tmp_path: Path) -> None:
+def test_build_push_retag_and_cache_hit(
+    repo: Path, docker_host: str, registry: str, busybox_image: str, tmp_path: Path
+) -> None:
     prefix = f"ml{uuid.uuid4().hex[:10]}"
     settings = settings_for(registry, busybox_image, prefix)
     sha = git(repo, "rev-parse", "HEAD")
-    first, lines = run_step(repo, docker_host, registry, settings, BuildContext("pr", sha, 7),
-                            ["projects/alpha", "projects/beta"])
+    first, lines = run_step(
+        repo,
+        docker_host,
+        registry,
+        settings,
+        BuildContext("pr", sha, 7),
+        ["projects/alpha", "projects/beta"],
+    )
     assert [o.ok for o in first] == [True, True], [o.error for o in first]
     for o in first:
         assert not o.cache_hit and o.pushed
@@ -104,8 +133,14 @@ def test_build_push_retag_and_cache_hit(repo: Path, docker_host: str, registry: 
     assert any("building" in line for line in lines)
 
     # The same sources again, now merged: nothing is built, the tags move registry-side.
-    again, lines = run_step(repo, docker_host, registry, settings, BuildContext("main", sha),
-                            ["projects/alpha", "projects/beta"])
+    again, lines = run_step(
+        repo,
+        docker_host,
+        registry,
+        settings,
+        BuildContext("main", sha),
+        ["projects/alpha", "projects/beta"],
+    )
     assert all(o.ok and o.cache_hit for o in again), [o.error for o in again]
     assert not any("building" in line for line in lines)
     for before, after in zip(first, again, strict=True):
@@ -113,8 +148,9 @@ def test_build_push_retag_and_cache_hit(repo: Path, docker_host: str, registry: 
         assert manifest_digest(registry, after.image.split("/", 1)[1], "latest") == before.digest
 
 
-def test_a_shared_library_changes_only_its_dependents(repo: Path, docker_host: str,
-                                                      registry: str, busybox_image: str) -> None:
+def test_a_shared_library_changes_only_its_dependents(
+    repo: Path, docker_host: str, registry: str, busybox_image: str
+) -> None:
     settings = settings_for(registry, busybox_image, "mlshared")
     folders = ["projects/alpha", "projects/beta"]
     configs = [(f, load_project(repo / f / "somlier.yaml", {})) for f in folders]
@@ -130,17 +166,28 @@ def test_a_shared_library_changes_only_its_dependents(repo: Path, docker_host: s
     assert "libs/common/util.txt" not in {f.path for f in after[0].files}
 
 
-def test_a_failed_build_fails_its_project_only(repo: Path, docker_host: str, registry: str,
-                                              busybox_image: str) -> None:
-    project(repo, "projects/broken", "broken",
-            dockerfile="ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo about to fail && exit 3\n")
+def test_a_failed_build_fails_its_project_only(
+    repo: Path, docker_host: str, registry: str, busybox_image: str
+) -> None:
+    project(
+        repo,
+        "projects/broken",
+        "broken",
+        dockerfile="ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo about to fail && exit 3\n",
+    )
     project(repo, "projects/nodocker", "nodocker", dockerfile="")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "broken")
     settings = settings_for(registry, busybox_image, "mlbroken")
     sha = git(repo, "rev-parse", "HEAD")
-    outcomes, _ = run_step(repo, docker_host, registry, settings, BuildContext("pr", sha, 9),
-                           ["projects/alpha", "projects/broken", "projects/nodocker"])
+    outcomes, _ = run_step(
+        repo,
+        docker_host,
+        registry,
+        settings,
+        BuildContext("pr", sha, 9),
+        ["projects/alpha", "projects/broken", "projects/nodocker"],
+    )
     by_name = {o.project: o for o in outcomes}
     assert by_name["alpha"].ok
     assert not by_name["broken"].ok and by_name["broken"].digest is None
@@ -151,12 +198,14 @@ def test_a_failed_build_fails_its_project_only(repo: Path, docker_host: str, reg
     assert Registry(registry, insecure=True).digest(repository, by_name["broken"].tags[0]) is None
 
 
-def test_registry_client_reads_and_retags(registry: str, docker_host: str, busybox_image: str,
-                                          repo: Path) -> None:
+def test_registry_client_reads_and_retags(
+    registry: str, docker_host: str, busybox_image: str, repo: Path
+) -> None:
     settings = settings_for(registry, busybox_image, "mlclient")
     sha = git(repo, "rev-parse", "HEAD")
-    [outcome], _ = run_step(repo, docker_host, registry, settings, BuildContext("manual", sha),
-                            ["projects/alpha"])
+    [outcome], _ = run_step(
+        repo, docker_host, registry, settings, BuildContext("manual", sha), ["projects/alpha"]
+    )
     client = Registry(registry, insecure=True)
     repository = outcome.image.split("/", 1)[1]
     manifest = client.manifest(repository, outcome.tags[0])
@@ -166,15 +215,22 @@ def test_registry_client_reads_and_retags(registry: str, docker_host: str, busyb
     assert client.manifest(repository, "no-such-tag") is None
 
 
-def test_a_dead_registry_is_a_clear_failure(repo: Path, docker_host: str, busybox_image: str
-                                            ) -> None:
+def test_a_dead_registry_is_a_clear_failure(
+    repo: Path, docker_host: str, busybox_image: str
+) -> None:
     settings = settings_for("127.0.0.1:9", busybox_image, "dead")
     sha = git(repo, "rev-parse", "HEAD")
     configs = [("projects/alpha", load_project(repo / "projects/alpha/somlier.yaml", {}))]
     planned = plan(repo, "HEAD", configs, settings, BuildContext("manual", sha))
-    step = ImageStep(repo, "HEAD", settings, BuildContext("manual", sha),
-                     lambda: DockerBuilder(docker_host), Registry("127.0.0.1:9", insecure=True),
-                     lambda p, line: None)
+    step = ImageStep(
+        repo,
+        "HEAD",
+        settings,
+        BuildContext("manual", sha),
+        lambda: DockerBuilder(docker_host),
+        Registry("127.0.0.1:9", insecure=True),
+        lambda p, line: None,
+    )
     [outcome] = step.run(planned)
     assert not outcome.ok
     assert "registry 127.0.0.1:9 unreachable" in outcome.error

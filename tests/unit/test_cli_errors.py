@@ -17,8 +17,9 @@ def _boom(*_args: object, **_kwargs: object) -> object:
     raise RuntimeError("something impossible")
 
 
-def test_internal_error_exit_3_with_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_error_exit_3_with_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr("pipeline.cli.validate_cmd.validate_files", _boom)
     assert cli_main.main(["validate", str(EXAMPLE)]) == 3
@@ -31,8 +32,9 @@ def test_internal_error_exit_3_with_log(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert "Traceback" in text and "somlier 0." in text and "python: 3." in text
 
 
-def test_interrupt_exit_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-                            ) -> None:
+def test_interrupt_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def interrupted(*_a: object, **_k: object) -> object:
         raise KeyboardInterrupt
 
@@ -41,15 +43,17 @@ def test_interrupt_exit_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     assert capsys.readouterr().err.strip() == "interrupted"
 
 
-def test_step_failure_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-                             ) -> None:
+def test_step_failure_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def failed(*_a: object, **_k: object) -> object:
         raise StepFailed("the build of churn-model failed", hint="see the log above")
 
     monkeypatch.setattr("pipeline.cli.validate_cmd.validate_files", failed)
     assert cli_main.main(["validate", str(EXAMPLE)]) == 1
     assert capsys.readouterr().err == (
-        "error: the build of churn-model failed\nhint: see the log above\n")
+        "error: the build of churn-model failed\nhint: see the log above\n"
+    )
 
 
 def test_usage_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
