@@ -26,10 +26,13 @@ def cli() -> None:
 
 def _register() -> None:
     # Command modules import their heavy dependencies inside the commands, so --help stays fast.
-    from pipeline.cli import config_cmd, validate_cmd
+    from pipeline.cli import config_cmd, images_cmd, pipeline_cmd, validate_cmd
 
     cli.add_command(validate_cmd.validate)
     cli.add_command(config_cmd.config)
+    cli.add_command(pipeline_cmd.pipeline)
+    pipeline_cmd.pipeline.add_command(images_cmd.build)
+    pipeline_cmd.pipeline.add_command(images_cmd.event)
 
 
 _register()

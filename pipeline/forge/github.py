@@ -64,7 +64,9 @@ class Comment:
 class GitHubRepo:
     """One repository, e.g. the ML projects monorepo."""
 
-    def __init__(self, full_name: str, token: Secret, *, api_url: str) -> None:
+    def __init__(self, full_name: str, token: Secret, *, api_url: str, pace: bool = True) -> None:
+        """``pace``: keep PyGithub's spacing of requests (GitHub's advice against secondary
+        rate limits); tests against a local fake turn it off."""
         try:
             from github import Auth, Github, GithubRetry
         except ImportError:
@@ -77,7 +79,16 @@ class GitHubRepo:
             per_page=100,
             lazy=True,
             timeout=30,
-            retry=GithubRetry(total=3, backoff_factor=0.5, secondary_rate_wait=5),
+            # Never repeat a POST by itself: a create that failed late may have happened, and
+            # upsert_comment looks before it creates again.
+            retry=GithubRetry(
+                total=3,
+                backoff_factor=0.5,
+                secondary_rate_wait=5,
+                allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+            ),
+            seconds_between_requests=0.25 if pace else 0,
+            seconds_between_writes=1.0 if pace else 0,
         )
         self._repo = self._gh.get_repo(full_name)
         self._commits: dict[str, Any] = {}

@@ -104,6 +104,25 @@ class GitHubState:
                 return self.add_commit(full_name, branch, files, message=message)
             return start
 
+    def mirror_commit(self, full_name: str, sha: str, branch: str, message: str = "") -> str:
+        """A commit with a given ``sha`` (made in a real local git repository and "pushed")
+        on top of ``branch`` (created from the default branch when missing), so statuses and
+        PRs can refer to the commits a test built from. Returns ``sha``."""
+        with self.lock:
+            repo = self.repo(full_name)
+            parent = repo.resolve(f"refs/heads/{branch}") or repo.resolve(
+                f"refs/heads/{repo.default_branch}"
+            )
+            tree = dict(repo.commits[parent].tree) if parent else {}
+            self._clock += 1
+            commit = Commit(
+                sha, tree, (parent,) if parent else (), message or sha[:7], repo.owner, self.now()
+            )
+            repo.commits[sha] = commit
+            repo.refs[f"refs/heads/{branch}"] = sha
+            repo.pushed_at = commit.date
+            return sha
+
     def add_commit(
         self,
         full_name: str,

@@ -1,0 +1,338 @@
+"""``somlier pipeline build`` and ``somlier pipeline event``: the image step from the CLI and
+from GitHub Actions. This module is the edge: it reads the environment (``GITHUB_*``, tokens,
+``DOCKER_HOST``) once and hands plain settings to the step."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
+
+if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
+    from pipeline.config.settings import PlatformSettings
+    from pipeline.steps.flow import Reports
+
+
+def _log(project: str, line: str) -> None:
+    click.echo(f"[{project}] {line}", err=True)
+
+
+def _root(repo: Path | None) -> Path:
+    from pipeline.monorepo.discovery import repo_root
+
+    start = repo or Path.cwd()
+    root = repo_root(start)
+    if root is None:
+        raise UserError(f"{start} is not inside a git repository")
+    return root
+
+
+def _registry(settings: PlatformSettings, environ: Mapping[str, str]) -> Any:
+    from pipeline.build.refs import ImageName
+    from pipeline.build.registry import Credentials, Registry, docker_config_credentials
+    from pipeline.config.settings import secret
+
+    host = ImageName.parse(settings.registry.url, "x").registry
+    if not host:
+        return None
+    token = secret(settings.registry.token_env, environ)
+    credentials = (
+        Credentials("oauth2accesstoken", token.reveal())
+        if token is not None
+        else docker_config_credentials(
+            host, Path(environ.get("DOCKER_CONFIG", "~/.docker")).expanduser()
+        )
+    )
+    local = host.startswith(("127.", "localhost"))
+    return Registry(host, insecure=settings.registry.insecure or local, credentials=credentials)
+
+
+def _reports(
+    settings: PlatformSettings, environ: Mapping[str, str], repo: str | None, *, to_github: bool
+) -> Reports:
+    from pipeline.config.settings import secret
+    from pipeline.notify.slack import ConsoleNotifier, SlackNotifier
+    from pipeline.steps.flow import Reports
+
+    def warn(text: str) -> None:
+        click.echo(f"warning: {text}", err=True)
+
+    slack_token = secret(settings.slack.token_env, environ)
+    notifier: Any
+    if slack_token is not None:
+        notifier = SlackNotifier(
+            slack_token,
+            settings.slack.channel,
+            warn=warn,
+            base_url=environ.get("SOMLIER_SLACK_API_URL") or None,
+        )
+    else:
+        notifier = ConsoleNotifier(lambda text: click.echo(text, err=True))
+    forge = None
+    calls = lambda: 0  # noqa: E731
+    token = secret(settings.github.token_env, environ)
+    if to_github and repo and token is not None:
+        from pipeline.forge.github import API_CALLS, GitHubRepo
+
+        api = environ.get("GITHUB_API_URL") or settings.github.api_url
+        forge = GitHubRepo(
+            repo, token, api_url=api, pace=environ.get("SOMLIER_GITHUB_PACE", "1") != "0"
+        )
+        calls = lambda: API_CALLS.value  # noqa: E731
+    elif to_github:
+        warn(
+            f"no GitHub token in {settings.github.token_env}: statuses and the PR comment "
+            "are skipped"
+        )
+    run_url = None
+    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        run_url = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    return Reports(
+        forge=forge,
+        notifier=notifier,
+        summary_path=Path(environ["GITHUB_STEP_SUMMARY"])
+        if environ.get("GITHUB_STEP_SUMMARY")
+        else None,
+        output_path=Path(environ["GITHUB_OUTPUT"]) if environ.get("GITHUB_OUTPUT") else None,
+        run_url=run_url,
+        api_calls=calls,
+    )
+
+
+def _run(
+    root: Path,
+    *,
+    base: str | None,
+    head: str,
+    projects: Sequence[str],
+    trigger: str,
+    pr: int | None,
+    dry_run: bool,
+    as_json: bool,
+    repo: str | None,
+    link: str | None,
+    environ: Mapping[str, str],
+) -> int:
+    from pipeline import proc
+    from pipeline.build.engine import DockerBuilder
+    from pipeline.build.refs import BuildContext
+    from pipeline.config.settings import load_settings
+    from pipeline.steps import flow
+    from pipeline.steps.images import ImageStep
+
+    settings = load_settings(root, environ)
+    sha = proc.run("git", "rev-parse", "--verify", f"{head}^{{commit}}", cwd=root).stdout.strip()
+    deleted: list[str] = []
+    if projects:
+        changed = [flow.Changed(p.strip("/"), p) for p in projects]
+    else:
+        if base is None:
+            raise UserError("say what to build: --base REF (changed projects) or --project DIR")
+        from pipeline.monorepo.detect import detect
+
+        found = detect(root, base, sha, environ)
+        changed = [flow.Changed(p.path, p.name) for p in found.projects]
+        deleted = [d.name for d in found.deleted]
+    context = BuildContext(trigger, sha, pr)  # type: ignore[arg-type]
+    configs = flow.load_changed(root, changed, environ)
+    planned = flow.plan(root, sha, configs, settings, context)
+    registry = _registry(settings, environ)
+    if dry_run:
+        click.echo(
+            json.dumps(
+                flow.plan_json(
+                    planned, deleted=deleted, context=context, push=registry is not None
+                ),
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if settings.builder.type == "cloudbuild":
+        raise UserError(
+            "builder.type cloudbuild is not available in this version",
+            hint="use builder.type: docker",
+        )
+    docker_host = environ.get("DOCKER_HOST")
+    if planned:
+        DockerBuilder(docker_host)  # fail early and plainly when there is no engine
+    step = ImageStep(
+        root,
+        sha,
+        settings,
+        context,
+        lambda: DockerBuilder(docker_host),
+        registry,
+        _log,
+        source_url=f"https://github.com/{repo}" if repo else "",
+    )
+    reports = _reports(
+        settings, environ, repo or settings.github.projects_repo, to_github=trigger != "manual"
+    )
+    result = flow.execute(
+        step,
+        planned,
+        context=context,
+        repo=repo or settings.github.projects_repo or root.name,
+        link=link,
+        reports=reports,
+        deleted=deleted,
+    )
+    if as_json:
+        from pipeline.steps import report
+
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "api_calls": result.api_calls,
+                    "images": json.loads(report.outputs(result.outcomes)["images"]),
+                    "failed": [o.project for o in result.outcomes if not o.ok],
+                    "deleted": list(result.deleted),
+                },
+                indent=2,
+            )
+        )
+    else:
+        for o in result.outcomes:
+            state = ("cache hit" if o.cache_hit else "built") if o.ok else f"FAILED: {o.error}"
+            click.echo(f"{o.project}: {o.image}:{o.tags[0]} {state}")
+        if not result.outcomes:
+            click.echo("nothing changed: nothing to build")
+    return EXIT_OK if result.ok else EXIT_STEP_FAILED
+
+
+REPO_OPTION = click.option(
+    "-C",
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Run in DIR instead of the current folder.",
+)
+
+
+@click.command()
+@click.option(
+    "--base", metavar="REF", help="Build the projects changed since the merge base with REF."
+)
+@click.option(
+    "--head", default="HEAD", show_default=True, metavar="REF", help="The revision to build."
+)
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    metavar="DIR",
+    help="Build this project folder (repeatable) instead of the changed ones.",
+)
+@click.option(
+    "--pr", type=click.IntRange(min=1), help="The pull request: adds pr-N, reports to it."
+)
+@click.option("--main", "on_main", is_flag=True, help="A release build: adds latest.")
+@click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@REPO_OPTION
+def build(
+    base: str | None,
+    head: str,
+    projects: tuple[str, ...],
+    pr: int | None,
+    on_main: bool,
+    dry_run: bool,
+    as_json: bool,
+    repo_dir: Path | None,
+) -> int:
+    """Build and push the images of changed (or named) projects.
+
+    Tags: src-<source hash> always (an image with the same sources is reused: tagged
+    registry-side, not rebuilt), sha-<short>, pr-N with --pr, latest and project.docker.tags
+    with --main. Without registry.url the images stay in the local engine. Exit 1 when a
+    project fails to build (the others still build), 2 on wrong input.
+    """
+    if pr is not None and on_main:
+        raise click.UsageError("--pr and --main: pick one")
+    trigger = "pr" if pr is not None else ("main" if on_main else "manual")
+    environ = os.environ
+    return _run(
+        _root(repo_dir),
+        base=base,
+        head=head,
+        projects=projects,
+        trigger=trigger,
+        pr=pr,
+        dry_run=dry_run,
+        as_json=as_json,
+        repo=environ.get("GITHUB_REPOSITORY"),
+        link=None,
+        environ=environ,
+    )
+
+
+@click.command()
+@click.option(
+    "--name",
+    envvar="GITHUB_EVENT_NAME",
+    metavar="EVENT",
+    help="The event name [default: $GITHUB_EVENT_NAME].",
+)
+@click.option(
+    "--path",
+    "event_path",
+    envvar="GITHUB_EVENT_PATH",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The event payload [default: $GITHUB_EVENT_PATH].",
+)
+@click.option("--include-drafts", is_flag=True, help="Build draft pull requests too.")
+@click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@REPO_OPTION
+def event(
+    name: str | None,
+    event_path: Path | None,
+    include_drafts: bool,
+    dry_run: bool,
+    as_json: bool,
+    repo_dir: Path | None,
+) -> int:
+    """Run the image step a GitHub event asks for.
+
+    pull_request (opened, synchronize, reopened, ready_for_review): build the changed projects
+    with pr-N tags, set a commit status per project, update one PR comment, post to Slack.
+    push to the default branch: build or retag with latest. Anything else is ignored with a
+    one-line reason (exit 0).
+    """
+    from pipeline.steps.event import Ignored, decide, load_payload
+    from pipeline.steps.flow import context_for
+
+    if not name or event_path is None:
+        raise UserError(
+            "no event: set GITHUB_EVENT_NAME and GITHUB_EVENT_PATH, or pass --name and --path"
+        )
+    decision = decide(name, load_payload(event_path), include_drafts=include_drafts)
+    if isinstance(decision, Ignored):
+        if as_json or dry_run:
+            click.echo(json.dumps({"ignored": True, "reason": decision.reason}))
+        else:
+            click.echo(f"ignored: {decision.reason}")
+        return EXIT_OK
+    context, base, head = context_for(decision)
+    return _run(
+        _root(repo_dir),
+        base=base,
+        head=head,
+        projects=(),
+        trigger=context.trigger,
+        pr=context.pr_number,
+        dry_run=dry_run,
+        as_json=as_json,
+        repo=decision.repo,
+        link=decision.html_url or None,
+        environ=os.environ,
+    )
