@@ -1,0 +1,78 @@
+"""The named result of change detection and its stable forms: ``--json``, ``--matrix``, text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.monorepo.changes import Plan, shown
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectChange:
+    name: str
+    path: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedProject:
+    name: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    base: str  # commit ids
+    head: str
+    merge_base: str
+    projects: tuple[ProjectChange, ...]
+    deleted: tuple[DeletedProject, ...]
+    all: bool
+
+
+def named(
+    result: Plan, names: Mapping[str, str], *, base: str, head: str, merge_base: str
+) -> Report:
+    """Attach project names (``names``: folder → name; a folder's own name when missing)."""
+
+    def name(folder: str) -> str:
+        return names.get(folder) or folder.rpartition("/")[2] or "."
+
+    return Report(
+        base=base,
+        head=head,
+        merge_base=merge_base,
+        projects=tuple(
+            ProjectChange(name(a.path), shown(a.path), a.reasons) for a in result.projects
+        ),
+        deleted=tuple(DeletedProject(name(f), shown(f)) for f in result.deleted),
+        all=result.all,
+    )
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """The stable ``--json`` object."""
+    return {
+        "base": report.base,
+        "head": report.head,
+        "merge_base": report.merge_base,
+        "projects": [
+            {"name": p.name, "path": p.path, "reasons": list(p.reasons)} for p in report.projects
+        ],
+        "deleted": [{"name": d.name, "path": d.path} for d in report.deleted],
+        "all": report.all,
+    }
+
+
+def as_matrix(report: Report) -> dict[str, Any]:
+    """A GitHub Actions ``strategy.matrix`` (``fromJSON``) over the projects to build."""
+    return {"include": [{"project": p.name, "path": p.path} for p in report.projects]}
+
+
+def as_text(report: Report) -> list[str]:
+    """One line per project: ``name (path): reason; reason``; then the deleted ones."""
+    lines = [f"{p.name} ({p.path}): {'; '.join(p.reasons)}" for p in report.projects]
+    lines += [f"{d.name} ({d.path}): deleted" for d in report.deleted]
+    return lines
