@@ -1,26 +1,76 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults: what a PR in the example monorepo would run.
-# Needs only `somlier` on PATH (make demo puts the project's .venv there).
+# The main job on the embedded defaults: what a PR in the example monorepo runs, on one laptop.
+# Needs only `somlier` on PATH (make demo puts the project's .venv there). With a Docker engine
+# (DOCKER_HOST, or the standard socket) the images are really built, and pushed to a registry
+# the demo starts when Debian's docker-registry is installed; without one, the build is planned
+# (--dry-run) and the demo says how to enable it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo="$here/ml-projects"
+examples="$here/ml-projects"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+work=$(mktemp -d)
+registry_pid=""
+cleanup() {
+  if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-step "somlier validate $repo"
-somlier validate "$repo"
+step "somlier validate $examples"
+somlier validate "$examples"
 
 step "somlier config show   (projects/demand-forecast)"
-somlier config show -f "$repo/projects/demand-forecast/somlier.yaml"
+somlier config show -f "$examples/projects/demand-forecast/somlier.yaml"
 
 step "somlier config show -d   (its dependencies)"
-somlier config show -d -f "$repo/projects/demand-forecast/somlier.yaml"
+somlier config show -d -f "$examples/projects/demand-forecast/somlier.yaml"
 
 step "somlier config run main   (projects/churn-model)"
-somlier config run -f "$repo/projects/churn-model/somlier.yaml" main
+somlier config run -f "$examples/projects/churn-model/somlier.yaml" main
 
 step "somlier config run main   (projects/fraud-detector, text logging, uses libs/common)"
-somlier config run -f "$repo/projects/fraud-detector/somlier.yaml" main
+somlier config run -f "$examples/projects/fraud-detector/somlier.yaml" main
+
+# --- the pull-request flow, on a throwaway copy of the monorepo --------------------------------
+repo="$work/ml-projects"
+cp -r "$examples" "$repo"
+export GIT_AUTHOR_NAME=demo GIT_AUTHOR_EMAIL=demo@example.invalid
+export GIT_COMMITTER_NAME=demo GIT_COMMITTER_EMAIL=demo@example.invalid
+git -C "$repo" init -q -b main
+git -C "$repo" add -A
+git -C "$repo" commit -qm "the monorepo"
+git -C "$repo" checkout -qb feature
+echo "# a change to the shared library" >> "$repo/libs/common/common/__init__.py"
+git -C "$repo" commit -qam "change libs/common"
+
+step "somlier pipeline changed --base main   (a branch that changes libs/common)"
+somlier pipeline changed -C "$repo" --base main
+
+engine=""
+if [ -n "${DOCKER_HOST:-}" ] || [ -S /var/run/docker.sock ]; then
+  if python3 -c 'import docker,sys; docker.from_env().ping()' 2>/dev/null; then engine=yes; fi
+fi
+summary="$work/summary.md"
+: > "$summary"
+if [ -n "$engine" ]; then
+  if command -v docker-registry >/dev/null; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf 'version: 0.1\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
+      "$work/registry" "$port" > "$work/registry.yml"
+    docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+    registry_pid=$!
+    export SOMLIER__REGISTRY__URL="127.0.0.1:$port/ml"
+    sleep 1
+  fi
+  step "somlier pipeline build --base main --pr 1   (build${SOMLIER__REGISTRY__URL:+, push to $SOMLIER__REGISTRY__URL})"
+  GITHUB_STEP_SUMMARY="$summary" somlier pipeline build -C "$repo" --base main --pr 1
+else
+  step "somlier pipeline build --base main --pr 1 --dry-run"
+  echo "build skipped: no Docker engine reachable (set DOCKER_HOST, or start one: sudo make services)"
+  somlier pipeline build -C "$repo" --base main --pr 1 --dry-run
+fi
 
 step "summary"
-projects=$(somlier validate --json "$repo" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["checked"])')
-echo "validated $projects projects, showed 1 project's settings and dependencies, ran 2 entrypoints: all good"
+if [ -s "$summary" ]; then cat "$summary"; fi
+echo "validated the example monorepo, showed a project, ran 2 entrypoints, found the changed"
+echo "projects of a branch and $([ -n "$engine" ] && echo "built their images" || echo "planned their images"): all good"

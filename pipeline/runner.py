@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -71,26 +72,34 @@ def run_entrypoint(
 
         return write
 
-    child = proc.spawn(argv, cwd=config.root, env=environ)
-    assert child.stdout is not None and child.stderr is not None
-    pumps = [
-        threading.Thread(target=_pump, args=(child.stdout, writer(out, "stdout")), daemon=True),
-        threading.Thread(target=_pump, args=(child.stderr, writer(err, "stderr")), daemon=True),
-    ]
-    for pump in pumps:
-        pump.start()
-
     interactive = sys.stdin is not None and sys.stdin.isatty()
+    started: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         # Ctrl-C in a terminal already reaches the child (same process group): don't send twice.
         if signum == signal.SIGINT and interactive:
             return
-        if child.poll() is None:
-            child.send_signal(signum)
+        if not started:
+            pending.append(signum)  # arrived while the child was starting: deliver it after
+        elif started[0].poll() is None:
+            started[0].send_signal(signum)
 
+    # Handlers first, then the child: a signal can never fall between the two.
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    pumps: list[threading.Thread] = []
     try:
+        child = proc.spawn(argv, cwd=config.root, env=environ)
+        started.append(child)
+        for signum in pending:
+            child.send_signal(signum)
+        assert child.stdout is not None and child.stderr is not None
+        pumps = [
+            threading.Thread(target=_pump, args=(child.stdout, writer(out, "stdout")), daemon=True),
+            threading.Thread(target=_pump, args=(child.stderr, writer(err, "stderr")), daemon=True),
+        ]
+        for pump in pumps:
+            pump.start()
         code = child.wait()
     finally:
         for signum, handler in previous.items():

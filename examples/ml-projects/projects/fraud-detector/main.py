@@ -3,8 +3,10 @@
 import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "libs" / "common"))
-
-from common import greet  # noqa: E402
+try:
+    from common import greet  # in the image: PYTHONPATH=/libs/common
+except ImportError:  # in the monorepo: libs/common two folders up
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "libs" / "common"))
+    from common import greet
 
 print(greet("fraud-detector"))
