@@ -8,13 +8,21 @@ from collections.abc import Sequence
 import click
 
 from pipeline import __version__
-from pipeline.cli import crash
+from pipeline.cli.lazy import LazyGroup
 from pipeline.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, SomlierError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(
+    cls=LazyGroup,
+    context_settings=CONTEXT,
+    lazy={
+        "validate": "pipeline.cli.validate_cmd:validate",
+        "config": "pipeline.cli.config_cmd:config",
+        "pipeline": "pipeline.cli.pipeline_cmd:pipeline",
+    },
+)
 @click.version_option(__version__, "-V", "--version", prog_name="somlier")
 def cli() -> None:
     """somlier: validate, build, schedule and serve the ML projects of a monorepo.
@@ -22,20 +30,6 @@ def cli() -> None:
     Every project is a folder with a somlier.yaml. Exit codes: 0 success, 1 a step failed,
     2 wrong input, 3 internal error, 130 interrupted.
     """
-
-
-def _register() -> None:
-    # Command modules import their heavy dependencies inside the commands, so --help stays fast.
-    from pipeline.cli import config_cmd, images_cmd, pipeline_cmd, validate_cmd
-
-    cli.add_command(validate_cmd.validate)
-    cli.add_command(config_cmd.config)
-    cli.add_command(pipeline_cmd.pipeline)
-    pipeline_cmd.pipeline.add_command(images_cmd.build)
-    pipeline_cmd.pipeline.add_command(images_cmd.event)
-
-
-_register()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the last resort: a bug, reported with a log
+        from pipeline.cli import crash
+
         return crash.report(exc, args)
     return result if isinstance(result, int) else 0
 

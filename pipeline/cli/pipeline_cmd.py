@@ -9,13 +9,17 @@ from typing import TYPE_CHECKING
 
 import click
 
+from pipeline.cli.lazy import LazyGroup
 from pipeline.errors import EXIT_OK
 
 if TYPE_CHECKING:
     from pipeline.monorepo.report import Report
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={"build": "pipeline.cli.images_cmd:build", "event": "pipeline.cli.images_cmd:event"},
+)
 def pipeline() -> None:
     """CI steps for the monorepo: change detection, image builds, events."""
 

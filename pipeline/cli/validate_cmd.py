@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from pipeline.cli import output
-from pipeline.config import settings
 from pipeline.config.project import FileReport
 from pipeline.config.validation import Result, shown_path, validate_files
 from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, ConfigError, UserError
@@ -22,6 +21,8 @@ def _platform(cwd: Path) -> tuple[FileReport | None, frozenset[str] | None]:
     root = discovery.platform_root(cwd)
     if root is None:
         return None, None
+    from pipeline.config import settings  # only when there is a platform file
+
     path = root / settings.FILENAME
     shown = shown_path(path, cwd)
     try:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.config import model, schema, yamlsafe
+from pipeline.config import schema, yamlsafe
 from pipeline.config.interpolate import KeyPath, interpolate_tree
 from pipeline.errors import ConfigError, Diagnostic
+
+if TYPE_CHECKING:
+    from pipeline.config import model
 
 FILENAME = "somlier.yaml"
 SCHEMA = "somlier"
@@ -142,6 +145,8 @@ def load_project(
     path: Path, environ: Mapping[str, str], shown: str | None = None
 ) -> model.ProjectConfig:
     """Load a valid project or raise :class:`ConfigError` with every problem found."""
+    from pipeline.config import model  # not needed by validate: keep its start-up short
+
     shown = shown or str(path)
     data, _ = _check(yamlsafe.read_file(path, shown), path, shown, environ)
     return model.build(data, path)

@@ -3,7 +3,6 @@ rules that span the monorepo (unique project names and dag_ids)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -50,6 +49,8 @@ def _check_all(
 ) -> list[FileReport]:
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
         return [check_file(Path(p), shown, environ) for p, shown in items]
+    import multiprocessing  # only for many files
+
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     chunk = max(1, min(256, len(items) // (jobs * 8)))

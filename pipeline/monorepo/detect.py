@@ -103,4 +103,3 @@ def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> repor
 
 def _shown(folder: str) -> str:
     return f"{folder}/{MARKER}" if folder else MARKER
-

@@ -189,7 +189,7 @@ def test_parallel_and_serial_give_identical_results(
         contexts.append(method)
         return real(method)
 
-    monkeypatch.setattr(validation.multiprocessing, "get_context", spy)
+    monkeypatch.setattr(multiprocessing, "get_context", spy)
     serial = validate_files(files, {}, cwd=tmp_path, jobs=1)
     assert contexts == []
     parallel = validate_files(files, {}, cwd=tmp_path, jobs=2)
@@ -216,7 +216,7 @@ def test_few_files_are_checked_in_process(
     tmp_path: Path, write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = _monorepo(write_tree, tmp_path, 5)
-    monkeypatch.setattr(validation.multiprocessing, "get_context", None)  # would raise
+    monkeypatch.setattr(multiprocessing, "get_context", None)  # would raise
     assert len(validate_files(files, {}, cwd=tmp_path, jobs=8).reports) == 5
 
 
