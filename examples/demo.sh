@@ -53,6 +53,11 @@ fi
 summary="$work/summary.md"
 : > "$summary"
 if [ -n "$engine" ]; then
+  # No Docker Hub on an offline machine: use the test suite's local Python image when present.
+  if [ -z "${SOMLIER__BUILDER__BASE_IMAGE:-}" ] && python3 -c '
+import docker; docker.from_env().images.get("somlier-test/python:3.11-bookworm")' 2>/dev/null; then
+    export SOMLIER__BUILDER__BASE_IMAGE=somlier-test/python:3.11-bookworm
+  fi
   if command -v docker-registry >/dev/null; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     printf 'version: 0.1\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
