@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import model, validation
+from pipeline.config import model
 from pipeline.config.project import load_project
 from pipeline.config.validation import PARALLEL_THRESHOLD, shown_path, validate_files
 from pipeline.errors import ConfigError
