@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,20 +155,29 @@ def _run(
             )
         )
         return EXIT_OK
+    factory: Callable[[], Any]
     if settings.builder.type == "cloudbuild":
-        raise UserError(
-            "builder.type cloudbuild is not available in this version",
-            hint="use builder.type: docker",
-        )
-    docker_host = environ.get("DOCKER_HOST")
+        from pipeline.build.cloudbuild import CloudBuildBuilder
+
+        if registry is None:
+            raise UserError(
+                "builder.type cloudbuild pushes every image: registry.url is not set",
+                hint="set registry.url (Artifact Registry or GCR) in .somlier/platform.yaml",
+            )
+        cloud = settings.builder.cloudbuild
+        api = environ.get("SOMLIER_CLOUDBUILD_API_URL") or None
+        gcs = environ.get("SOMLIER_GCS_API_URL") or None
+        factory = partial(CloudBuildBuilder, cloud, api_endpoint=api, storage_endpoint=gcs)
+    else:
+        factory = partial(DockerBuilder, environ.get("DOCKER_HOST"))
     if planned:
-        DockerBuilder(docker_host)  # fail early and plainly when there is no engine
+        factory()  # fail early and plainly: no engine, no credentials, settings missing
     step = ImageStep(
         root,
         sha,
         settings,
         context,
-        lambda: DockerBuilder(docker_host),
+        factory,
         registry,
         _log,
         source_url=f"https://github.com/{repo}" if repo else "",
