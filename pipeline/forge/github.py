@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.config.settings import Secret
 from pipeline.errors import MissingDependency, StepFailed
+
+if TYPE_CHECKING:
+    from pipeline.forge.pulls import PullRequests
 
 State = Literal["pending", "success", "failure", "error"]
 
@@ -167,3 +170,9 @@ class GitHubRepo:
         comment = IssueComment(self._repo.requester, url=url)  # lazy: no GET before the PATCH
         comment.edit(body)
         return Comment(comment_id, body)
+
+    def pulls(self) -> PullRequests:
+        """The pull requests of this repository (:mod:`pipeline.forge.pulls`)."""
+        from pipeline.forge.pulls import PullRequests
+
+        return PullRequests(self._repo, self.full_name)
