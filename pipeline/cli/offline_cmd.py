@@ -1,0 +1,276 @@
+"""``somlier offline create`` and ``somlier offline render``: Airflow DAG files for batch jobs.
+
+The edge: it reads the environment and the files, hands plain values to
+:mod:`pipeline.offline`, and writes what comes back."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pipeline.errors import EXIT_OK, ConfigError, Diagnostic, UserError
+from pipeline.offline.spec import TEMPLATES
+
+if TYPE_CHECKING:
+    from pipeline.config.settings import PlatformSettings
+    from pipeline.offline.plan import JobError, PlannedDag
+    from pipeline.offline.spec import DagSpec
+
+OUTPUT_DIR_HELP = "Folder the DAG files go to"
+DRY_RUN = click.option(
+    "--dry-run", is_flag=True, help="Print the DAG files instead of writing them."
+)
+JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
+)
+REPO = click.option(
+    "-C",
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Run as if started in DIR (like git -C): platform settings, projects and relative "
+    "paths are found from there.",
+)
+
+
+@click.group()
+def offline() -> None:
+    """Airflow DAGs for the batch jobs of ML projects."""
+
+
+def _settings(root: Path | None) -> PlatformSettings:
+    from pipeline.config.settings import load_settings
+
+    return load_settings(root, os.environ)
+
+
+def _warn_gpu(spec: DagSpec, settings: PlatformSettings) -> None:
+    if spec.gpu_type is not None and not settings.gpu_types:
+        click.echo(
+            f"warning: {spec.dag_id}: no gpu_types in the platform settings, so its pod gets "
+            f"no node selector or tolerations for {spec.gpu_type}",
+            err=True,
+        )
+
+
+@offline.command()
+@click.argument("image")
+@click.argument("schedule")
+@click.argument("command")
+@click.argument("dag_id")
+@click.argument(
+    "template",
+    required=False,
+    default="default",
+    metavar="[TEMPLATE]",
+    type=click.Choice(TEMPLATES),
+)
+@click.option(
+    "--gpu_type", "--gpu-type", "gpu_type", metavar="T", help="GPU type, e.g. nvidia-tesla-t4."
+)
+@click.option(
+    "--num_of_gpus",
+    "--num-of-gpus",
+    "num_of_gpus",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="GPUs for the pod [default: 1 with --gpu_type].",
+)
+@click.option(
+    "--project-name",
+    metavar="NAME",
+    help="The project the job belongs to (names its pods and, for mlops, its MLflow model) "
+    "[default: the image's name without the platform's registry.image_prefix].",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    metavar="DIR",
+    help=f"{OUTPUT_DIR_HELP}.",
+)
+@DRY_RUN
+@JSON
+@REPO
+def create(
+    image: str,
+    schedule: str,
+    command: str,
+    dag_id: str,
+    template: str,
+    gpu_type: str | None,
+    num_of_gpus: int | None,
+    project_name: str | None,
+    output_dir: Path,
+    dry_run: bool,
+    as_json: bool,
+    repo: Path | None,
+) -> int:
+    """Write DIR/DAG_ID.py: a DAG running COMMAND in IMAGE on SCHEDULE.
+
+    SCHEDULE is a five-field cron expression ("0 9 * * *"), an Airflow preset (@daily,
+    @weekly, @once, …) or None. COMMAND is split like a shell would ("run main" runs the
+    project's entrypoint main). TEMPLATE is default or mlops (MLflow and a Slack alert).
+    Owner, tags, time zone and namespace come from the platform settings. Exit 2 on a bad
+    dag_id, schedule or image.
+    """
+    from pipeline.monorepo.discovery import platform_root
+    from pipeline.offline import plan, spec
+
+    base = repo or Path()  # relative paths stay relative in what is printed
+    settings = _settings(platform_root(base.resolve()))
+    built = spec.from_create(
+        image=image,
+        schedule=schedule,
+        command=command,
+        dag_id=dag_id,
+        template=template,
+        settings=settings,
+        gpu_type=gpu_type,
+        num_of_gpus=num_of_gpus,
+        project_name=project_name,
+    )
+    _warn_gpu(built, settings)
+    _emit([plan.plan_one(built, base / output_dir)], dry_run=dry_run, as_json=as_json)
+    return EXIT_OK
+
+
+@offline.command()
+@click.option(
+    "-p",
+    "--project",
+    "projects",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="A project folder or somlier.yaml; repeatable [default: every project of the "
+    "repository around the current folder].",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("dags"),
+    show_default=True,
+    metavar="DIR",
+    help=f"{OUTPUT_DIR_HELP}: DIR/PROJECT/DAG_ID.py.",
+)
+@click.option("--tag", metavar="TAG", help="Image tag [default: the project's first docker tag].")
+@click.option("--commit", metavar="SHA", help="The source commit, named in each file's header.")
+@DRY_RUN
+@JSON
+@REPO
+def render(
+    projects: tuple[Path, ...],
+    output_dir: Path,
+    tag: str | None,
+    commit: str | None,
+    dry_run: bool,
+    as_json: bool,
+    repo: Path | None,
+) -> int:
+    """Write the DAGs of the offline: jobs of somlier.yaml files.
+
+    Each job becomes DIR/PROJECT/DAG_ID.py; its image is the project's image in the platform's
+    registry. Every job is checked before anything is written; exit 2 with every problem
+    (file:line:col) otherwise.
+    """
+    from pipeline.config.project import load_project
+    from pipeline.config.validation import shown_path
+    from pipeline.monorepo import discovery
+    from pipeline.offline import plan
+
+    cwd = repo or Path()
+    files = (
+        discovery.expand([cwd / p for p in projects])
+        if projects
+        else discovery.default_projects(cwd)
+    )
+    if not files:
+        where = ", ".join(map(str, projects)) or str(cwd.resolve())
+        raise UserError(f"no somlier.yaml found in {where}", hint="pass --project DIR")
+    planned: list[PlannedDag] = []
+    problems: list[Diagnostic] = []
+    settings_by_root: dict[Path | None, PlatformSettings] = {}
+    for path in files:
+        shown = shown_path(path, cwd)
+        config = load_project(path, os.environ, shown)
+        root = discovery.platform_root(path.resolve().parent)
+        if root not in settings_by_root:
+            settings_by_root[root] = _settings(root)
+        settings = settings_by_root[root]
+        made, errors = plan.plan_project(
+            config,
+            settings,
+            cwd / output_dir,
+            source_path=plan.header_path(path),
+            image=plan.image_for(config, settings, tag),
+            commit=commit,
+        )
+        for dag in made:
+            _warn_gpu(dag.spec, settings)
+        planned.extend(made)
+        problems.extend(_located(e, shown) for e in errors)
+    if problems:
+        raise ConfigError(problems)
+    plan.check_unique(planned)
+    if not planned and not as_json:
+        click.echo(f"no offline: jobs in {len(files)} somlier.yaml file(s)", err=True)
+    _emit(planned, dry_run=dry_run, as_json=as_json)
+    return EXIT_OK
+
+
+def _located(job: JobError, shown: str) -> Diagnostic:
+    from pipeline.config.project import locate_key
+
+    key_path: tuple[str | int, ...] = ("offline", job.index, *job.error.field.split("."))
+    line, col = locate_key(job.config.path, shown, key_path)
+    return Diagnostic(
+        shown,
+        line,
+        col,
+        f"offline[{job.index}]: {job.error.message}",
+        job.error.hint,
+        key_path=".".join(map(str, key_path)),
+    )
+
+
+def _emit(planned: Sequence[PlannedDag], *, dry_run: bool, as_json: bool) -> None:
+    from pipeline.offline.write import Outcome, outcome_of, write_atomic
+
+    results: list[dict[str, Any]] = []
+    for dag in planned:
+        outcome = (
+            outcome_of(dag.path, dag.source) if dry_run else write_atomic(dag.path, dag.source)
+        )
+        entry: dict[str, Any] = {
+            "dag_id": dag.spec.dag_id,
+            "project": dag.spec.project_name,
+            "template": dag.spec.template,
+            "schedule": dag.spec.schedule,
+            "image": dag.spec.image,
+            "path": str(dag.path),
+            "outcome": outcome.value,
+            "written": not dry_run and outcome is not Outcome.UNCHANGED,
+        }
+        if dry_run:
+            entry["source"] = dag.source
+        results.append(entry)
+        if as_json:
+            continue
+        if dry_run:
+            if len(planned) > 1:
+                click.echo(f"==> {dag.path} <==")
+            click.echo(dag.source, nl=False)
+            click.echo(f"would write {dag.path} ({outcome.value})", err=True)
+        elif outcome is Outcome.UNCHANGED:
+            click.echo(f"unchanged {dag.path}")
+        else:
+            click.echo(f"wrote {dag.path}")
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "dags": results}, indent=2, ensure_ascii=False))

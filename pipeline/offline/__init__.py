@@ -1,0 +1,1 @@
+"""Batch jobs: Airflow DAG files from somlier.yaml ``offline:`` jobs or ``offline create``."""
