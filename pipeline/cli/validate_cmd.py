@@ -15,10 +15,10 @@ from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, ConfigError, UserError
 from pipeline.monorepo import discovery
 
 
-def _platform(cwd: Path) -> tuple[FileReport | None, frozenset[str] | None]:
-    """Validate the platform settings of the repo around ``cwd``, if it has any; return the
-    report (None when there is no file) and the GPU types it defines."""
-    root = discovery.platform_root(cwd)
+def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, frozenset[str] | None]:
+    """Validate the platform settings of the monorepo around ``start``, if it has any; return
+    the report (None when there is no file) and the GPU types it defines."""
+    root = discovery.platform_root(start)
     if root is None:
         return None, None
     from pipeline.config import settings  # only when there is a platform file
@@ -59,7 +59,8 @@ def validate(paths: tuple[Path, ...], as_json: bool, fmt: str, jobs: int | None)
     if not files:
         where = ", ".join(map(str, paths)) or str(cwd)
         raise UserError(f"no somlier.yaml found in {where}", hint="pass a file or a project folder")
-    platform_report, gpu_types = _platform(cwd)
+    first = paths[0].resolve() if paths else cwd
+    platform_report, gpu_types = _platform(first if first.is_dir() else first.parent, cwd)
     result = validate_files(files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types)
     if platform_report is not None:
         result = Result((platform_report, *result.reports))

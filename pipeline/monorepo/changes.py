@@ -20,18 +20,20 @@ The rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
-from typing import TypeGuard
+from typing import NamedTuple, TypeGuard
 
-from pipeline.config.project import FILENAME
 from pipeline.monorepo.globs import GlobIndex, ancestors
 
-MARKER = FILENAME  # the file that makes its folder a project
+# The file that makes its folder a project: pipeline.config.project.FILENAME, spelled out here so
+# change detection does not import the YAML and schema machinery it rarely needs (a test checks
+# that the two agree).
+MARKER = "somlier.yaml"
+# The value types here and in the other modules of change detection are NamedTuples, not
+# dataclasses: defining a dataclass costs about a millisecond, at every start of the CLI step.
 SHOWN_PER_KIND = 5  # reasons of one kind listed per project; the rest are counted
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """One entry of a name-status diff: ``old`` is None when added, ``new`` when deleted."""
 
     status: str  # git's letter: A, M, D, R, T (C is read as A)
@@ -53,14 +55,12 @@ class Change:
         return cls(letter, path, path)
 
 
-@dataclass(frozen=True, slots=True)
-class Affected:
+class Affected(NamedTuple):
     path: str  # the project folder, "" for a project at the repository root
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     projects: tuple[Affected, ...]  # sorted by path
     deleted: tuple[str, ...]  # folders of projects gone at head, sorted
     all: bool  # a global path changed: every project is in ``projects``

@@ -1,64 +1,106 @@
 """``somlier pipeline changed``: from two git revisions to a named :class:`~report.Report`.
 
 One git process per step: resolve the revisions; find the merge base (deepening a shallow
-clone); diff it against head; list the project folders at head (the merge base's follow from
-head's and the diff) and read every somlier.yaml there (``depends_on`` may be anywhere); validate
-the somlier.yaml files the diff adds or changes, byte for byte as they are at head, in a scratch
-folder; plan (:mod:`pipeline.monorepo.changes`); name the projects.
+clone); diff it against head; find the project folders at head and which of their somlier.yaml
+files mention ``depends_on`` (:mod:`~pipeline.monorepo.snapshot`: stored by an earlier run and
+brought forward with a tree diff, or listed in full) and read those; validate the somlier.yaml
+files the diff adds or changes, byte for byte as they are at head (in the work tree when it holds
+head there, else in a scratch folder); plan (:mod:`pipeline.monorepo.changes`); name the
+projects.
+
+The YAML loader, the schema validators and the platform settings are imported when a step needs
+them, not with this module: ``somlier pipeline changed`` is a CI step that runs on every push.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pipeline.config.settings import load_settings
-from pipeline.config.validation import validate_files
-from pipeline.errors import ConfigError
-from pipeline.monorepo import changes, gitblobs, gitdiff, projectfile, report
-from pipeline.monorepo.changes import MARKER, folder_of, is_marker
-
-Index = tuple[dict[str, str], dict[str, gitblobs.Blob]]  # folder → blob, blob → content
-
-
-def project_index(root: Path, rev: str) -> Index:
-    """Every project folder at ``rev`` and its somlier.yaml (read from the work tree if equal)."""
-    found = gitdiff.markers(root, rev)
-    paths = {_shown(folder): blob for folder, blob in found.items()}
-    blobs = gitblobs.read_checked_out(root, paths)
-    blobs.update(gitblobs.read_blobs(root, (b for b in found.values() if b not in blobs)))
-    return found, blobs
+from pipeline.monorepo import changes, gitblobs, gitdiff, projectfile, report, snapshot
+from pipeline.monorepo.changes import folder_of, is_marker
+from pipeline.monorepo.snapshot import marker_path
 
 
 def validate_at_head(
     revs: gitdiff.Revisions,
-    files: Mapping[str, gitblobs.Blob],
+    files: Mapping[str, str],
+    texts: Mapping[str, gitblobs.Blob],
     environ: Mapping[str, str],
 ) -> dict[str, str]:
-    """Validate ``files`` (somlier.yaml path → blob at head); return folder → project name, or
-    raise :class:`ConfigError` with every diagnostic (paths relative to the repository)."""
+    """Validate ``files`` (somlier.yaml path → blob id at head; ``texts``: blob id → content);
+    return folder → project name, or raise :class:`ConfigError` with every diagnostic (paths
+    relative to the repository).
+
+    The checks look around the file (is requirements.txt there?), so each file is validated
+    among the files its folder holds at head: in the work tree when it holds exactly those (a CI
+    checkout), else in a scratch folder that mirrors them (empty) around the exact bytes.
+    """
     if not files:
         return {}
-    with tempfile.TemporaryDirectory(prefix="somlier-changed-") as scratch:
-        root = Path(scratch)
-        # The checks look around the file (is requirements.txt there?): mirror the folder, empty.
-        for path in gitdiff.files_under(revs.root, revs.head, map(folder_of, files)):
-            target = root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.touch()
-        inexact = []
-        for path, blob in files.items():
-            raw = blob.exact
-            if raw is None:
-                inexact.append(path)
-            else:
-                (root / path).write_bytes(raw)
-        gitblobs.export(revs.root, revs.head, inexact, root)
-        result = validate_files([root / p for p in sorted(files)], environ, cwd=root)
+    from pipeline.config.validation import validate_files
+    from pipeline.errors import ConfigError
+
+    folders = {folder_of(p) for p in files}
+    listed = gitdiff.files_under(revs.root, revs.head, folders)
+    if gitblobs.checked_out(revs.root, files) and _holds_exactly(revs.root, folders, listed):
+        result = validate_files([revs.root / p for p in sorted(files)], environ, cwd=revs.root)
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="somlier-changed-") as scratch:
+            root = Path(scratch)
+            for path in listed:
+                target = root / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.touch()
+            inexact = []
+            for path, blob in files.items():
+                raw = texts[blob].exact
+                if raw is None:
+                    inexact.append(path)
+                else:
+                    (root / path).write_bytes(raw)
+            gitblobs.export(revs.root, revs.head, inexact, root)
+            result = validate_files([root / p for p in sorted(files)], environ, cwd=root)
     if not result.ok:
         raise ConfigError([d for r in result.reports for d in r.diagnostics])
     return {folder_of(r.path): r.project for r in result.reports if r.project}
+
+
+def _holds_exactly(root: Path, folders: Iterable[str], listed: Iterable[str]) -> bool:
+    """Whether the work tree has exactly the files ``listed`` under ``folders``, none of them a
+    symlink (the scratch folder would hold a plain file there). Not for the root folder: that
+    would mean walking the whole work tree."""
+    top = os.fspath(root)
+    pending = list(folders)
+    if "" in pending:
+        return False
+    seen: set[str] = set()
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(f"{top}/{folder}"))
+        except OSError:
+            return False
+        for entry in entries:
+            path = f"{folder}/{entry.name}"
+            if entry.is_symlink():
+                return False
+            if entry.is_dir():
+                pending.append(path)
+            else:
+                seen.add(path)
+    return seen == set(listed)
+
+
+def global_paths(root: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """``monorepo.global_paths`` of the platform settings (``.somlier/platform.yaml``, validated
+    as a whole, and ``SOMLIER__…`` variables)."""
+    from pipeline.config.settings import load_settings
+
+    return load_settings(root, environ).monorepo.global_paths
 
 
 def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> report.Report:
@@ -66,18 +108,31 @@ def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> repor
     revs = gitdiff.resolve(cwd, base, head)
     merge_base = gitdiff.merge_base(revs)
     entries = gitdiff.diff(revs.root, merge_base, revs.head)
-    settings = load_settings(revs.root, environ)
-    head_markers, blobs = project_index(revs.root, revs.head)
-    edited = {
-        e.change.new: blobs[e.new_blob]
+    shared = global_paths(revs.root, environ)
+    found = snapshot.at(revs)
+    head_markers, texts = found.markers, found.texts
+
+    def read(folders: Mapping[str, str]) -> None:
+        """Make sure ``texts`` has the blobs of ``folders`` (folder → blob)."""
+        missing = {marker_path(f): b for f, b in folders.items() if b not in texts}
+        texts.update(gitblobs.read(revs.root, missing))
+
+    edited_blobs = {
+        folder_of(e.change.new): e.new_blob
         for e in entries
-        if is_marker(e.change.new) and e.new_blob in blobs
+        if is_marker(e.change.new)
+        and e.new_blob is not None
+        and head_markers.get(folder_of(e.change.new)) == e.new_blob
     }
-    names = validate_at_head(revs, edited, environ)
+    declaring = found.declaring()
+    read({**edited_blobs, **declaring})
+    names = validate_at_head(
+        revs, {marker_path(f): b for f, b in edited_blobs.items()}, texts, environ
+    )
 
     depends: dict[str, tuple[str, ...]] = {}
-    for folder, blob in head_markers.items():
-        globs = projectfile.depends_on(blobs[blob].text, _shown(folder), environ)
+    for folder, blob in declaring.items():
+        globs = projectfile.depends_on(texts[blob].text, marker_path(folder), environ)
         if globs:
             depends[folder] = globs
     diffs = [e.change for e in entries]
@@ -87,19 +142,17 @@ def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> repor
         head=head_folders,
         base=changes.base_folders(head_folders, diffs),
         depends_on=depends,
-        global_paths=settings.monorepo.global_paths,
+        global_paths=shared,
     )
 
-    texts = {a.path: blobs[head_markers[a.path]].text for a in result.projects}
+    affected = {a.path: head_markers[a.path] for a in result.projects if a.path not in names}
+    read(affected)
+    by_folder = {f: texts[b].text for f, b in affected.items()}
     gone = {folder_of(e.change.old): e.old_blob for e in entries if is_marker(e.change.old)}
     old = gitblobs.read_blobs(revs.root, (b for f in result.deleted if (b := gone.get(f))))
-    texts.update((f, old[b].text) for f in result.deleted if (b := gone.get(f)) in old)
-    for folder, text in texts.items():
-        name = None if folder in names else projectfile.name(text, _shown(folder), environ)
+    by_folder.update((f, old[b].text) for f in result.deleted if (b := gone.get(f)) in old)
+    for folder, text in by_folder.items():
+        name = None if folder in names else projectfile.name(text, marker_path(folder), environ)
         if name:
             names[folder] = name
     return report.named(result, names, base=revs.base, head=revs.head, merge_base=merge_base)
-
-
-def _shown(folder: str) -> str:
-    return f"{folder}/{MARKER}" if folder else MARKER

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from pipeline import proc
-from pipeline.config.project import FILENAME
 from pipeline.errors import UserError
+from pipeline.monorepo.changes import MARKER as FILENAME  # not config.project: it imports YAML
 
 # Folders never searched when walking a plain folder (virtual environments, caches, VCS data).
 _SKIP = {"node_modules", "__pycache__", "site-packages"}

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from pipeline import proc
 
 
-@dataclass(frozen=True, slots=True)
-class Blob:
+class Blob(NamedTuple):
     text: str  # decoded, newlines translated
     size: int  # bytes in the repository
 
@@ -51,7 +49,7 @@ def read_blobs(root: Path, blobs: Iterable[str]) -> dict[str, Blob]:
     wanted = sorted(set(blobs))
     if not wanted:
         return {}
-    nonce = secrets.token_hex(12)
+    nonce = os.urandom(12).hex()  # what secrets.token_hex does, without importing secrets
     batch = ("cat-file", "--buffer", f"--batch={nonce} %(objectname) %(objectsize)")
     done = proc.run("git", *batch, cwd=root, stdin="\n".join(wanted) + "\n")
     return parse_batch(done.stdout, nonce)
@@ -93,8 +91,50 @@ def read_checked_out(root: Path, files: Mapping[str, str]) -> dict[str, Blob]:
     for path, blob in files.items():
         data = _read(top + path)
         if data is not None and blob_id(data, len(blob)) == blob:
-            text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
-            found[blob] = Blob(text, len(data))
+            found[blob] = Blob(_text(data), len(data))
+    return found
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def holding(root: Path, files: Mapping[str, str], word: str) -> dict[str, Blob]:
+    """The blobs of ``files`` (path → blob id) whose text holds ``word`` (ASCII), from the work
+    tree where it holds them, else from git. The others are only hashed, not decoded: an ASCII
+    word is in the text exactly when its bytes are in the blob."""
+    needle = word.encode("ascii")
+    found: dict[str, Blob] = {}
+    seen: set[str] = set()
+    top = os.fspath(root) + os.sep
+    for path, blob in files.items():
+        if blob in seen:
+            continue
+        data = _read(top + path)
+        if data is None or blob_id(data, len(blob)) != blob:
+            continue
+        seen.add(blob)
+        if needle in data:
+            found[blob] = Blob(_text(data), len(data))
+    rest = read_blobs(root, (b for b in files.values() if b not in seen))
+    found.update((b, blob) for b, blob in rest.items() if word in blob.text)
+    return found
+
+
+def checked_out(root: Path, files: Mapping[str, str]) -> bool:
+    """Whether the work tree holds each of ``files`` (path → blob id) byte for byte."""
+    top = os.fspath(root) + os.sep
+    for path, blob in files.items():
+        data = _read(top + path)
+        if data is None or blob_id(data, len(blob)) != blob:
+            return False
+    return True
+
+
+def read(root: Path, files: Mapping[str, str]) -> dict[str, Blob]:
+    """Blobs (``files``: path → blob id) from the work tree where it holds them, else from git."""
+    found = read_checked_out(root, files)
+    found.update(read_blobs(root, (b for b in files.values() if b not in found)))
     return found
 
 

@@ -1,7 +1,8 @@
 """What change detection needs from a somlier.yaml it does not validate: the project's name and
 its ``depends_on`` globs, read leniently (a file that fails here fails ``somlier validate``).
 
-Every run reads every project's file (any of them may declare ``depends_on``) and a global change
+Change detection reads every file that mentions ``depends_on`` (any project may declare it; which
+files mention it is kept between runs, see :mod:`pipeline.monorepo.snapshot`) and a global change
 names every project, so the usual block-style spelling (``project:`` then ``  name: x`` and
 ``  depends_on: [a, "b/**"]`` or a ``- item`` list) is read by a line scan, 50 times faster than a
 YAML parser. Anything else (flow style, ``${VAR}``, anchors, escapes, a value YAML would read as
@@ -14,10 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-
-from pipeline.config import yamlsafe
-from pipeline.config.interpolate import interpolate_tree
-from pipeline.errors import ConfigError
 
 _KEY = re.compile(r"project[ \t]*:[ \t]*(?:#.*)?\Z")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
@@ -102,6 +99,12 @@ def quick_depends_on(text: str) -> tuple[str, ...] | None:
 
 
 def _load(text: str, shown: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
+    # Imported here: the YAML loader costs more to import (about 25 ms) than the line scan
+    # costs for 10,000 files, and most runs never need it.
+    from pipeline.config import yamlsafe
+    from pipeline.config.interpolate import interpolate_tree
+    from pipeline.errors import ConfigError
+
     try:
         data = yamlsafe.load_text(text.encode("utf-8"), shown).data
     except ConfigError:
@@ -121,9 +124,17 @@ def name(text: str, shown: str, environ: Mapping[str, str]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+MENTION = "depends_on"  # a file whose text does not hold this declares no depends_on
+
+
+def mentions_depends_on(text: str) -> bool:
+    """Whether the file may declare ``depends_on``: one that does not mention it declares none."""
+    return MENTION in text
+
+
 def depends_on(text: str, shown: str, environ: Mapping[str, str]) -> tuple[str, ...]:
     """The ``project.depends_on`` globs (a file that does not mention it is not parsed)."""
-    if "depends_on" not in text:
+    if not mentions_depends_on(text):
         return ()
     quick = quick_depends_on(text)
     if quick is not None:

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.monorepo.changes import Plan, shown
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectChange:
+class ProjectChange(NamedTuple):
     name: str
     path: str
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DeletedProject:
+class DeletedProject(NamedTuple):
     name: str
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(NamedTuple):
     base: str  # commit ids
     head: str
     merge_base: str

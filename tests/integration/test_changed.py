@@ -405,3 +405,124 @@ def test_a_clone_of_a_bare_origin(
     assert code == 0, err
     inner = {"project": "team-inner", "path": "projects/team/inner"}
     assert json.loads(out) == {"include": [inner]}
+
+
+# The projects stored between runs (pipeline.monorepo.snapshot) -----------------------------------
+
+
+def stored(repo: GitRepo) -> Any:
+    return repo.path / ".git" / "somlier" / "projects.json"
+
+
+def cold(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> dict[str, Any]:
+    """The answer of a run with nothing stored (as on a fresh clone)."""
+    stored(repo).unlink(missing_ok=True)
+    return changed_json(capsys, repo, *args)
+
+
+def test_stored_projects_are_brought_forward(
+    monorepo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.monorepo import gitdiff, snapshot
+
+    def source() -> str:
+        revs = gitdiff.resolve(monorepo.path, "main", "HEAD")
+        return snapshot.at(revs).source
+
+    monorepo.commit("one", {"projects/churn/main.py": "print(7)\n"})
+    assert source() == "listed"
+    assert source() == "stored"
+    first = changed_json(capsys, monorepo)
+    # Every kind of somlier.yaml change at once: a new project that declares depends_on, one
+    # that starts declaring it, one deleted, one moved, and a file that stops being a project.
+    monorepo.commit("many", {
+        **project("projects/ranker", "ranker", depends_on=["libs/**"]),
+        "projects/team/somlier.yaml": project_yaml("team-root", depends_on=["docs/**"]),
+        **{p: None for p in base_tree() if p.startswith("projects/team/inner/")},
+        **moved("projects/churn/somlier.yaml", "projects/models/churn/somlier.yaml", monorepo),
+        **moved("projects/churn/requirements.txt", "projects/models/churn/requirements.txt",
+                monorepo),
+        "libs/common/util.py": "VALUE = 8\n",
+        "docs/guide.md": "guide\n",
+    })
+    assert source() == "diffed"
+    forward = changed_json(capsys, monorepo)
+    assert forward == cold(capsys, monorepo)
+    assert [p["name"] for p in forward["projects"]] == [
+        "fraud-detector", "churn-model", "ranker", "team-root"]
+    assert forward["deleted"] == [{"name": "team-inner", "path": "projects/team/inner"}]
+    # Back to the first commit (the stored one is now the later): forward works both ways.
+    monorepo.git("switch", "-q", "--detach", "HEAD~1")
+    assert source() == "diffed"
+    assert changed_json(capsys, monorepo) == first == cold(capsys, monorepo)
+
+
+def test_a_stored_file_that_cannot_be_used_means_a_full_listing(
+    monorepo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monorepo.commit("lib", {"libs/common/util.py": "VALUE = 9\n"})
+    expected = cold(capsys, monorepo)
+    data = json.loads(stored(monorepo).read_text())
+    assert data["commit"] == monorepo.rev("HEAD")
+    assert set(data["markers"]) == {
+        "projects/churn", "projects/fraud", "projects/team", "projects/team/inner"}
+    # A commit this repository does not have (gc'd, or beyond a shallow clone's history).
+    stored(monorepo).write_text(json.dumps({**data, "commit": "0123456789" * 4}))
+    assert changed_json(capsys, monorepo) == expected
+    assert json.loads(stored(monorepo).read_text()) == data  # listed again, and stored
+    for garbage in ("{", "[]", json.dumps({**data, "format": 0}),
+                    json.dumps({**data, "commit": "--output=/tmp/x"}),
+                    json.dumps({**data, "markers": {"projects/x": "not an id"}})):
+        stored(monorepo).write_text(garbage)
+        assert changed_json(capsys, monorepo) == expected
+        assert json.loads(stored(monorepo).read_text()) == data
+
+
+def test_uncommitted_edits_do_not_count_with_projects_stored(
+    monorepo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monorepo.commit("lib", {"libs/common/util.py": "VALUE = 10\n"})
+    assert [p["name"] for p in cold(capsys, monorepo)["projects"]] == ["fraud-detector"]
+    monorepo.commit("x", {"projects/churn/x.py": "x\n"})
+    # The work tree drops depends_on, head still declares it: the blob comes from git.
+    path = monorepo.path / "projects/fraud/somlier.yaml"
+    path.write_text(path.read_text().replace("depends_on", "# d"))
+    assert [p["name"] for p in changed_json(capsys, monorepo)["projects"]] == [
+        "churn-model", "fraud-detector"]
+
+
+@pytest.mark.parametrize(
+    ("committed", "work_tree", "valid"),
+    [
+        # In the work tree only: a requirements file head does not have, or lacks.
+        ({"projects/churn/requirements.txt": None}, {"projects/churn/requirements.txt": ""},
+         False),
+        ({}, {"projects/churn/requirements.txt": None}, True),
+        # An edit head does not have, or a fix it does not have.
+        ({}, {"projects/churn/somlier.yaml": project_yaml("churn-model") + "onlin: {}\n"}, True),
+        ({"projects/churn/somlier.yaml": project_yaml("churn-model") + "onlin: {}\n"},
+         {"projects/churn/somlier.yaml": project_yaml("churn-model") + "# fixed\n"}, False),
+        # Files the scratch copy would not have.
+        ({}, {"projects/churn/__pycache__/x.pyc": b"\0"}, True),
+    ],
+)
+def test_a_changed_somlier_yaml_is_validated_as_it_is_at_head(
+    committed: Files, work_tree: Files, valid: bool, monorepo: GitRepo,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = {"projects/churn/somlier.yaml": project_yaml("churn-model") + "# v2\n", **committed}
+    monorepo.commit("edit", files)
+    monorepo.write(work_tree)
+    code, out, err = run(capsys, monorepo, "--base", "main", "--json")
+    assert code == (0 if valid else 2), err
+    assert ("churn-model" in out) is valid
+
+
+def test_a_symlinked_requirements_file_counts_as_there(
+    monorepo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (monorepo.path / "projects/churn/requirements.txt").unlink()
+    (monorepo.path / "projects/churn/requirements.txt").symlink_to("../nowhere.txt")
+    monorepo.commit("link", {"projects/churn/somlier.yaml": project_yaml("churn-model") + "#\n"})
+    # Validated in a scratch copy, where the link is a plain file (as before the in-place path).
+    assert [p["name"] for p in changed_json(capsys, monorepo)["projects"]] == ["churn-model"]

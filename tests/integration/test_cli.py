@@ -55,12 +55,14 @@ def test_validate_examples_ok_and_json_is_stable() -> None:
     done = somlier("validate", "--json", str(EXAMPLES))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["ok"] is True and report["checked"] == 3 and report["errors"] == 0
+    assert report["ok"] is True and report["checked"] == 4 and report["errors"] == 0
     assert {f["project"] for f in report["files"]} == {
+        None,  # .somlier/platform.yaml
         "churn-model",
         "demand-forecast",
         "fraud-detector",
     }
+    assert report["files"][0]["path"].endswith(".somlier/platform.yaml")
     assert set(report["files"][0]) == {"path", "ok", "project", "errors"}
 
 

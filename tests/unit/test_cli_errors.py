@@ -75,4 +75,5 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_validate_in_process_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert validation.PARALLEL_THRESHOLD > 3  # the examples are checked serially, in-process
     assert cli_main.main(["validate", str(EXAMPLE)]) == 0
-    assert capsys.readouterr().err.strip() == "3 files checked: all valid"
+    # the three projects and the monorepo's .somlier/platform.yaml
+    assert capsys.readouterr().err.strip() == "4 files checked: all valid"
