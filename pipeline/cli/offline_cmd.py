@@ -25,6 +25,12 @@ OUTPUT_DIR_HELP = "Folder the DAG files go to"
 DRY_RUN = click.option(
     "--dry-run", is_flag=True, help="Print the DAG files instead of writing them."
 )
+OPEN_PR = click.option(
+    "--open-pr",
+    is_flag=True,
+    help="Also open or update one PR per project in the dags repository (github.dags_repo); "
+    "with --dry-run, show what it would carry.",
+)
 JSON = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
 )
@@ -96,6 +102,7 @@ def _warn_gpu(spec: DagSpec, settings: PlatformSettings) -> None:
     help=f"{OUTPUT_DIR_HELP}.",
 )
 @DRY_RUN
+@OPEN_PR
 @JSON
 @REPO
 def create(
@@ -109,6 +116,7 @@ def create(
     project_name: str | None,
     output_dir: Path,
     dry_run: bool,
+    open_pr: bool,
     as_json: bool,
     repo: Path | None,
 ) -> int:
@@ -137,7 +145,20 @@ def create(
         project_name=project_name,
     )
     _warn_gpu(built, settings)
-    _emit([plan.plan_one(built, base / output_dir)], dry_run=dry_run, as_json=as_json)
+    made = plan.plan_one(built, base / output_dir)
+    results = _emit([made], dry_run=dry_run, as_json=as_json, pull_requests=open_pr)
+    if open_pr:
+        from pipeline.monorepo.discovery import repo_root
+
+        _open_prs(
+            {built.project_name: {built.dag_id: made.source}},
+            repo_root(base.resolve()),
+            settings,
+            prune=False,
+            dry_run=dry_run,
+            as_json=as_json,
+            dags=results,
+        )
     return EXIT_OK
 
 
@@ -163,6 +184,7 @@ def create(
 @click.option("--tag", metavar="TAG", help="Image tag [default: the project's first docker tag].")
 @click.option("--commit", metavar="SHA", help="The source commit, named in each file's header.")
 @DRY_RUN
+@OPEN_PR
 @JSON
 @REPO
 def render(
@@ -171,6 +193,7 @@ def render(
     tag: str | None,
     commit: str | None,
     dry_run: bool,
+    open_pr: bool,
     as_json: bool,
     repo: Path | None,
 ) -> int:
@@ -196,6 +219,7 @@ def render(
         raise UserError(f"no somlier.yaml found in {where}", hint="pass --project DIR")
     planned: list[PlannedDag] = []
     problems: list[Diagnostic] = []
+    groups: dict[str, dict[str, str]] = {}  # every project, its full set of DAGs
     settings_by_root: dict[Path | None, PlatformSettings] = {}
     for path in files:
         shown = shown_path(path, cwd)
@@ -212,8 +236,10 @@ def render(
             image=plan.image_for(config, settings, tag),
             commit=commit,
         )
+        group = groups.setdefault(config.name, {})
         for dag in made:
             _warn_gpu(dag.spec, settings)
+            group[dag.spec.dag_id] = dag.source
         planned.extend(made)
         problems.extend(_located(e, shown) for e in errors)
     if problems:
@@ -221,8 +247,52 @@ def render(
     plan.check_unique(planned)
     if not planned and not as_json:
         click.echo(f"no offline: jobs in {len(files)} somlier.yaml file(s)", err=True)
-    _emit(planned, dry_run=dry_run, as_json=as_json)
+    results = _emit(planned, dry_run=dry_run, as_json=as_json, pull_requests=open_pr)
+    if open_pr:
+        # Only after every job checked out: a partial set would delete a failing job's DAG.
+        _open_prs(
+            groups,
+            discovery.repo_root(cwd.resolve()),
+            next(iter(settings_by_root.values())),
+            prune=True,
+            dry_run=dry_run,
+            as_json=as_json,
+            dags=results,
+            commit=commit,
+        )
     return EXIT_OK
+
+
+def _open_prs(
+    groups: dict[str, dict[str, str]],
+    root: Path | None,
+    settings: PlatformSettings,
+    *,
+    prune: bool,
+    dry_run: bool,
+    as_json: bool,
+    dags: list[dict[str, Any]],
+    commit: str | None = None,
+) -> None:
+    from pipeline.cli.publish_edge import publish
+
+    if root is None:
+        raise UserError("--open-pr names the source commit: run inside the monorepo's git checkout")
+    results = publish(
+        groups,
+        root=root,
+        settings=settings,
+        environ=os.environ,
+        prune=prune,
+        dry_run=dry_run,
+        commit=commit,
+    )
+    if as_json:
+        body = {"dry_run": dry_run, "dags": dags, "pull_requests": [r.to_json() for r in results]}
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    for result in results:
+        click.echo(result.summary())
 
 
 def _located(job: JobError, shown: str) -> Diagnostic:
@@ -240,7 +310,11 @@ def _located(job: JobError, shown: str) -> Diagnostic:
     )
 
 
-def _emit(planned: Sequence[PlannedDag], *, dry_run: bool, as_json: bool) -> None:
+def _emit(
+    planned: Sequence[PlannedDag], *, dry_run: bool, as_json: bool, pull_requests: bool = False
+) -> list[dict[str, Any]]:
+    """Write (or show) ``planned``; print what happened. With ``pull_requests`` the JSON object
+    is left to the caller, who adds the publishing results to it."""
     from pipeline.offline.write import Outcome, outcome_of, write_atomic
 
     results: list[dict[str, Any]] = []
@@ -272,5 +346,6 @@ def _emit(planned: Sequence[PlannedDag], *, dry_run: bool, as_json: bool) -> Non
             click.echo(f"unchanged {dag.path}")
         else:
             click.echo(f"wrote {dag.path}")
-    if as_json:
+    if as_json and not pull_requests:
         click.echo(json.dumps({"dry_run": dry_run, "dags": results}, indent=2, ensure_ascii=False))
+    return results

@@ -1,0 +1,110 @@
+"""Publishing rendered DAGs from the CLI (``offline create/render --open-pr``, and the push
+step of ``pipeline event``): reads the token, the dags repository and the source commit at the
+edge and hands them to :func:`pipeline.publish.publish_dags`."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from pipeline.errors import SomlierError, UserError
+
+if TYPE_CHECKING:
+    from pipeline.config.settings import PlatformSettings
+    from pipeline.publish import PublishResult
+
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+
+
+def source_of(
+    root: Path, settings: PlatformSettings, environ: Mapping[str, str]
+) -> tuple[str, str]:
+    """(source repository owner/name, full commit id) of the monorepo checkout at ``root``."""
+    from pipeline import proc
+
+    commit = proc.run("git", "rev-parse", "--verify", "HEAD^{commit}", cwd=root).stdout.strip()
+    repo = environ.get("GITHUB_REPOSITORY") or settings.github.projects_repo or ""
+    if not _REPO.match(repo):
+        repo = f"local/{re.sub(r'[^A-Za-z0-9_.-]', '-', root.name) or 'monorepo'}"
+    return repo, commit
+
+
+def publish(
+    groups: Mapping[str, Mapping[str, str]],
+    *,
+    root: Path,
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    prune: bool,
+    dry_run: bool,
+    commit: str | None = None,
+) -> list[PublishResult]:
+    """Open or update one PR per project in ``github.dags_repo``; ``groups`` maps each project
+    to its full set of DAG files ``{dag_id: source}``. A failed project does not stop the
+    others; it is reported, and the caller exits 1."""
+    from pipeline.config.settings import secret
+    from pipeline.publish import PublishRequest, publish_dags
+
+    dags_repo = settings.github.dags_repo
+    if not dags_repo:
+        raise UserError(
+            "no dags repository to publish to",
+            hint="set github.dags_repo in .somlier/platform.yaml (or SOMLIER__GITHUB__DAGS_REPO)",
+        )
+    token = secret(settings.github.token_env, environ)
+    if token is None and not dry_run:
+        raise UserError(
+            f"no GitHub token in {settings.github.token_env}",
+            hint="a token that may push to the dags repository and open PRs",
+        )
+    forge = None
+    if token is not None:
+        from pipeline.forge.github import GitHubRepo
+
+        forge = GitHubRepo(
+            dags_repo,
+            token,
+            api_url=environ.get("GITHUB_API_URL") or settings.github.api_url,
+            pace=environ.get("SOMLIER_GITHUB_PACE", "1") != "0",
+        ).pulls()
+    server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
+    clone_url = environ.get("SOMLIER_DAGS_CLONE_URL") or f"{server}/{dags_repo}.git"
+    source_repo, head = source_of(root, settings, environ)
+    results: list[PublishResult] = []
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="somlier-publish-") as scratch:
+        for project, files in sorted(groups.items()):
+            request = PublishRequest(
+                clone_url=clone_url,
+                repo=dags_repo,
+                project=project,
+                source_repo=source_repo,
+                source_commit=commit or head,
+                files=dict(files),
+                workdir=Path(scratch) / project,
+                forge=forge,
+                token=token,
+                source_root=root,
+                prune=prune,
+                dry_run=dry_run,
+            )
+            try:
+                result = publish_dags(request, log=lambda line: click.echo(line, err=True))
+            except SomlierError as exc:
+                click.echo(f"{project}: publishing failed: {exc.message}", err=True)
+                failed.append(project)
+                continue
+            results.append(result)
+    if failed:
+        from pipeline.errors import StepFailed
+
+        raise StepFailed(
+            f"publishing failed for {', '.join(failed)}",
+            hint="the other projects' PRs are up to date; run again",
+        )
+    return results
