@@ -16,6 +16,8 @@ import click
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
+    from pipeline.build.outcome import Outcome
+    from pipeline.config.model import ProjectConfig
     from pipeline.config.settings import PlatformSettings
     from pipeline.steps.flow import Reports
 
@@ -194,6 +196,9 @@ def _run(
         reports=reports,
         deleted=deleted,
     )
+    dags: list[dict[str, Any]] = []
+    if trigger == "main" and settings.github.dags_repo and (configs or deleted):
+        dags = _publish_dags(root, sha, configs, result.outcomes, deleted, settings, environ)
     if as_json:
         from pipeline.steps import report
 
@@ -205,6 +210,7 @@ def _run(
                     "images": json.loads(report.outputs(result.outcomes)["images"]),
                     "failed": [o.project for o in result.outcomes if not o.ok],
                     "deleted": list(result.deleted),
+                    "dags": dags,
                 },
                 indent=2,
             )
@@ -216,6 +222,56 @@ def _run(
         if not result.outcomes:
             click.echo("nothing changed: nothing to build")
     return EXIT_OK if result.ok else EXIT_STEP_FAILED
+
+
+def _publish_dags(
+    root: Path,
+    sha: str,
+    configs: Sequence[tuple[str, ProjectConfig]],
+    outcomes: Sequence[Outcome],
+    deleted: Sequence[str],
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """After a merge: the DAGs of the changed projects, on the image just built
+    (``sha-<short>``), in one PR per project in the dags repository; the DAGs of a deleted
+    project, or of jobs removed from somlier.yaml, are removed. A project whose image failed
+    publishes nothing (no DAG may refer to an image that was not pushed)."""
+    import tempfile
+
+    from pipeline.cli.publish_edge import publish
+    from pipeline.offline import plan as dags
+
+    ok = {o.project for o in outcomes if o.ok}
+    groups: dict[str, dict[str, str]] = {name: {} for name in deleted}
+    with tempfile.TemporaryDirectory(prefix="somlier-dags-") as scratch:
+        for _folder, config in configs:
+            if not config.offline:
+                groups[config.name] = {}  # jobs removed: their DAGs go (usually: unchanged)
+                continue
+            if config.name not in ok:
+                continue
+            made, errors = dags.plan_project(
+                config,
+                settings,
+                Path(scratch),
+                source_path=dags.header_path(config.path),
+                image=dags.image_for(config, settings, f"sha-{sha[:7]}"),
+            )
+            for error in errors:
+                click.echo(
+                    f"{config.name}: offline[{error.index}]: {error.error.message}", err=True
+                )
+            if not errors:
+                groups[config.name] = {d.spec.dag_id: d.source for d in made}
+    if not groups:
+        return []
+    results = publish(
+        groups, root=root, settings=settings, environ=environ, prune=True, dry_run=False, commit=sha
+    )
+    for item in results:
+        click.echo(item.summary(), err=True)
+    return [item.to_json() for item in results]
 
 
 REPO_OPTION = click.option(

@@ -260,3 +260,80 @@ def test_dry_run_plans_and_touches_nothing(
     assert planned["projects"][0]["tags"][1:] == [f"sha-{monorepo['head'][:7]}", f"pr-{number}"]
     assert len(fake_github.requests) == before and fake_slack.messages == []
     assert environment["output"].read_text() == ""
+
+
+def test_a_merge_builds_with_latest_and_publishes_the_dags(
+    tmp_path: Path,
+    environment: dict[str, Path],
+    fake_github: FakeGitHub,
+    fake_slack: FakeSlack,
+    make_repo: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import ast
+
+    from pipeline.forge.github import GitHubRepo
+    from tests.integration.test_offline_publish import DAGS, Mirroring
+
+    root = tmp_path / "ml-projects"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    add_project(root, "alpha")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    before = git(root, "rev-parse", "HEAD")
+    with (root / "projects" / "alpha" / "somlier.yaml").open("a") as handle:
+        handle.write(
+            'offline:\n  - {dag_id: alpha_daily, schedule: "0 9 * * *", command: "run main"}\n'
+        )
+    git(root, "commit", "-qam", "alpha gets a batch job")
+    after = git(root, "rev-parse", "HEAD")
+
+    origin = make_repo("mlops-dags.git", bare=True)
+    seed = make_repo("seed")
+    seed.commit("initial", {"README.md": "# mlops-dags\n"})
+    seed.git("push", "-q", f"file://{origin.path}", "main")
+    fake_github.add_repo(DAGS)
+    fake_github.mirror_commit(REPO, before, "main")
+    fake_github.mirror_commit(REPO, after, "main")
+
+    def pulls(self: GitHubRepo) -> Any:
+        mirroring = Mirroring(self._repo, self.full_name)
+        mirroring.fake, mirroring.origin = fake_github, origin
+        return mirroring
+
+    monkeypatch.setattr(GitHubRepo, "pulls", pulls)
+    monkeypatch.setenv("SOMLIER__GITHUB__DAGS_REPO", DAGS)
+    monkeypatch.setenv("SOMLIER_DAGS_CLONE_URL", f"file://{origin.path}")
+
+    data = json.loads((FIXTURES / "push.json").read_text())
+    data.update(
+        ref=f"refs/heads/{data['repository']['default_branch']}", before=before, after=after
+    )
+    data["repository"]["full_name"] = REPO
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps(data))
+    code = main(
+        ["pipeline", "event", "--name", "push", "--path", str(event), "-C", str(root), "--json"]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    result = json.loads(out.out)
+    [image] = result["images"]
+    assert image["project"] == "alpha" and "latest" in image["tags"]
+    assert [d["status"] for d in result["dags"]] == ["opened"]
+    [pr] = fake_github.pulls(DAGS)
+    dag = origin.git("show", "somlier/alpha:dags/alpha/alpha_daily.py")
+    call = next(
+        n
+        for n in ast.walk(ast.parse(dag))
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "MLOpsOfflineOperator"
+    )
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    # The DAG runs the image this merge pushed, by its immutable sha- tag.
+    assert kwargs["ml_project_docker_image"] == f"{image['image']}:sha-{after[:7]}"
+    assert kwargs["command"] == ["run", "main"]
+    assert pr.number >= 1
+    assert len(fake_slack.channel_messages("dp_monitor_cicd")) == 1
+    no_canary(fake_github, fake_slack, out.out, out.err)
