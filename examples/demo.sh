@@ -75,7 +75,35 @@ else
   somlier pipeline build -C "$repo" --base main --pr 1 --dry-run
 fi
 
+# --- batch jobs: the DAGs of the example's offline: jobs, and the PR they would open ---------
+step "somlier offline render --project projects/demand-forecast --dry-run"
+somlier offline render -C "$repo" --project projects/demand-forecast --output-dir "$work/dags" --dry-run > "$work/dags.txt" 2>/dev/null
+sed -n 1,40p "$work/dags.txt"; echo "…"
+somlier offline render -C "$repo" --project projects/demand-forecast --output-dir "$work/dags"
+
+dags_origin="$work/mlops-dags.git"
+git init -q --bare -b main "$dags_origin"
+git -C "$work" clone -q "$dags_origin" dags-seed 2>/dev/null
+echo "# mlops-dags" > "$work/dags-seed/README.md"
+git -C "$work/dags-seed" add -A && git -C "$work/dags-seed" commit -qm "mlops-dags" && git -C "$work/dags-seed" push -q origin HEAD:main
+step "somlier offline render --open-pr --dry-run   (the PR it would open in mlops-dags)"
+cat > "$work/show_pr.py" <<'PY'
+import json
+import sys
+
+for pr in json.load(sys.stdin)["pull_requests"]:
+    project, verb = pr["project"], pr["status"].replace("planned", "open or update")
+    print(f"{project}: would {verb} the PR {pr['branch']} -> {pr['base']}")
+    for key in ("added", "updated", "removed"):
+        for dag_id in pr[key]:
+            print(f"  {key:8s} dags/{project}/{dag_id}.py")
+PY
+SOMLIER_DAGS_CLONE_URL="file://$dags_origin" \
+  somlier offline render -C "$repo" --project projects/demand-forecast --output-dir "$work/dags" \
+  --open-pr --dry-run --json 2>/dev/null | python3 "$work/show_pr.py"
+
 step "summary"
 if [ -s "$summary" ]; then cat "$summary"; fi
 echo "validated the example monorepo, showed a project, ran 2 entrypoints, found the changed"
-echo "projects of a branch and $([ -n "$engine" ] && echo "built their images" || echo "planned their images"): all good"
+echo "projects of a branch, $([ -n "$engine" ] && echo "built their images" || echo "planned their images"), rendered the"
+echo "batch jobs' Airflow DAGs and showed the mlops-dags PR they would open: all good"
