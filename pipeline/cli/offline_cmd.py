@@ -174,6 +174,13 @@ def create(
     "repository around the current folder].",
 )
 @click.option(
+    "--changed",
+    "changed_since",
+    metavar="REF",
+    help="Only the projects changed since the merge base with REF (as `pipeline changed`); "
+    "with --open-pr, deleted projects lose their DAGs.",
+)
+@click.option(
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("dags"),
@@ -192,6 +199,7 @@ def render(
     output_dir: Path,
     tag: str | None,
     commit: str | None,
+    changed_since: str | None,
     dry_run: bool,
     open_pr: bool,
     as_json: bool,
@@ -209,17 +217,34 @@ def render(
     from pipeline.offline import plan
 
     cwd = repo or Path()
-    files = (
-        discovery.expand([cwd / p for p in projects])
-        if projects
-        else discovery.default_projects(cwd)
-    )
-    if not files:
+    gone: list[str] = []
+    if changed_since is not None:
+        if projects:
+            raise click.UsageError("--project and --changed: pick one")
+        from pipeline.monorepo.detect import detect
+
+        found = detect(cwd.resolve(), changed_since, "HEAD", os.environ)
+        top = discovery.repo_root(cwd.resolve()) or cwd.resolve()
+        files = [
+            top / p.path / "somlier.yaml" if p.path != "." else top / "somlier.yaml"
+            for p in found.projects
+        ]
+        gone = [d.name for d in found.deleted]
+        if not files and not gone:
+            click.echo(f"no project changed since {changed_since}", err=True)
+            return EXIT_OK
+    else:
+        files = (
+            discovery.expand([cwd / p for p in projects])
+            if projects
+            else discovery.default_projects(cwd)
+        )
+    if not files and not gone:
         where = ", ".join(map(str, projects)) or str(cwd.resolve())
         raise UserError(f"no somlier.yaml found in {where}", hint="pass --project DIR")
     planned: list[PlannedDag] = []
     problems: list[Diagnostic] = []
-    groups: dict[str, dict[str, str]] = {}  # every project, its full set of DAGs
+    groups: dict[str, dict[str, str]] = {name: {} for name in gone}  # project -> all its DAGs
     settings_by_root: dict[Path | None, PlatformSettings] = {}
     for path in files:
         shown = shown_path(path, cwd)
@@ -253,7 +278,8 @@ def render(
         _open_prs(
             groups,
             discovery.repo_root(cwd.resolve()),
-            next(iter(settings_by_root.values())),
+            next(iter(settings_by_root.values()), None)
+            or _settings(discovery.platform_root(cwd.resolve())),
             prune=True,
             dry_run=dry_run,
             as_json=as_json,

@@ -139,3 +139,35 @@ def test_open_pr_needs_a_token_unless_dry_run(
     assert "no GitHub token in GITHUB_TOKEN" in capsys.readouterr().err
     assert render(setup, "--dry-run") == 0
     assert fake_github.pulls(DAGS) == []
+
+
+def test_render_changed_only_and_a_deleted_project_loses_its_dags(
+    setup: dict[str, Any], fake_github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source: GitRepo = setup["source"]
+    source.commit(
+        "beta",
+        {
+            "projects/beta/somlier.yaml": PROJECT.replace("alpha", "beta"),
+            "projects/beta/requirements.txt": "",
+        },
+    )
+    assert render(setup, "--changed", "HEAD~1", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {d["project"] for d in shown["dags"]} == {"beta"}  # alpha did not change
+    origin: GitRepo = setup["origin"]
+    assert files_on(origin, "somlier/beta") == {
+        "dags/beta/beta_daily.py",
+        "dags/beta/beta_weekly.py",
+    }
+    # merge the PR's branch, then delete the project: the next PR removes its DAGs
+    origin.git("update-ref", "refs/heads/main", origin.rev("refs/heads/somlier/beta"))
+    source.commit(
+        "drop beta", {"projects/beta/somlier.yaml": None, "projects/beta/requirements.txt": None}
+    )
+    assert render(setup, "--changed", "HEAD~1", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["dags"] == []
+    [pr] = shown["pull_requests"]
+    assert pr["project"] == "beta" and set(pr["removed"]) == {"beta_daily", "beta_weekly"}
+    assert files_on(origin, "somlier/beta") == set()
