@@ -55,3 +55,12 @@ services-stop:
 ## base-image: build (once, cached) and import the tests' Python base image
 base-image: services
 	bash .ci/services.sh base-image
+
+## airflow: the Airflow virtualenv (.venv-airflow) of `somlier dags check` and its tests (once)
+.PHONY: airflow bench-dags
+airflow:
+	bash .ci/airflow.sh >/dev/null
+
+## bench-dags: DagBag fill of 100 somlier DAG files vs the same 100 jobs through dag-factory
+bench-dags: $(STAMP) airflow
+	$(BIN)/python benchmarks/dags.py

@@ -21,6 +21,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
         "validate": "pipeline.cli.validate_cmd:validate",
         "config": "pipeline.cli.config_cmd:config",
         "pipeline": "pipeline.cli.pipeline_cmd:pipeline",
+        "dags": "pipeline.cli.dags_cmd:dags",
         "offline": "pipeline.cli.offline_cmd:offline",
     },
 )

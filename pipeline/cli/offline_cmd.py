@@ -375,3 +375,16 @@ def _emit(
     if as_json and not pull_requests:
         click.echo(json.dumps({"dry_run": dry_run, "dags": results}, indent=2, ensure_ascii=False))
     return results
+
+
+@offline.command("init-dags-repo")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.pass_context
+def init_dags_repo(ctx: click.Context, directory: Path, dry_run: bool) -> int:
+    """Copy the operators package the DAGs import into DIRECTORY/operators/ (the original
+    tool's name for `somlier dags init`)."""
+    from pipeline.cli.dags_cmd import init
+
+    result: int = ctx.invoke(init, directory=directory, dry_run=dry_run)
+    return result

@@ -241,3 +241,16 @@ def test_header_names_the_file_from_the_repository_top(monorepo: Path, capsys: C
     assert _render(monorepo, "--dry-run", "--json") == 0
     from_top = json.loads(capsys.readouterr().out)["dags"]
     assert [d["source"] for d in from_project] == [d["source"] for d in from_top]
+
+
+def test_init_dags_repo_copies_the_operators(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli.main import main as cli
+
+    assert cli(["offline", "init-dags-repo", str(tmp_path / "mlops-dags")]) == 0
+    operator = tmp_path / "mlops-dags" / "operators" / "mlops_offline_operator.py"
+    compile(operator.read_text(), str(operator), "exec")  # a real Python module, copied whole
+    assert "created" in capsys.readouterr().out
+    assert cli(["offline", "init-dags-repo", str(tmp_path / "mlops-dags")]) == 0
+    assert "unchanged" in capsys.readouterr().out

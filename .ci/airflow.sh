@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A separate virtual environment with a real Airflow, for `somlier dags check`, the Airflow
+# integration tests and benchmarks/dags.py. Airflow's dependency tree clashes with somlier's dev
+# extras, so it never shares .venv.
+#
+#   .ci/airflow.sh          install (or do nothing when the pinned set is already there);
+#                           prints the venv's python on stdout, progress on stderr
+#   .ci/airflow.sh python   print the venv's python when it is installed, else exit 1
+#
+# Settings (environment):
+#   SOMLIER_AIRFLOW_VENV    where the venv goes (default: $REPO/.venv-airflow)
+#   SOMLIER_AIRFLOW_BASE    the Python that creates it (default: python3; 3.10 to 3.13)
+#
+# Airflow publishes its constraint files on GitHub, which these machines cannot reach (PyPI only):
+# the pins below are a set that resolves together from PyPI. Bump them together, then run the
+# Airflow integration tests and benchmarks/dags.py.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+VENV="${SOMLIER_AIRFLOW_VENV:-$REPO/.venv-airflow}"
+BASE="${SOMLIER_AIRFLOW_BASE:-python3}"
+PINS=(
+  "apache-airflow==3.3.2"
+  "apache-airflow-providers-cncf-kubernetes==10.25.0"
+  "apache-airflow-providers-slack==9.11.1"
+  "dag-factory==1.1.0"
+)
+# The stamp names the pins: changing a pin reinstalls.
+STAMP="$VENV/.somlier-airflow-$(printf '%s\n' "${PINS[@]}" | cksum | cut -d' ' -f1)"
+
+log() { printf 'airflow.sh: %s\n' "$*" >&2; }
+die() {
+  printf 'airflow.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Importing airflow creates $AIRFLOW_HOME/logs: point it at a throwaway folder, never ~/airflow.
+imports() {
+  local home rc=0
+  home=$(mktemp -d)
+  AIRFLOW_HOME="$home" "$VENV/bin/python" -c \
+    'import airflow, airflow.providers.cncf.kubernetes, dagfactory' >/dev/null 2>&1 || rc=$?
+  rm -rf "$home"
+  return "$rc"
+}
+
+installed() { [ -f "$STAMP" ] && [ -x "$VENV/bin/python" ] && imports; }
+
+if [ "${1:-}" = python ]; then
+  installed || exit 1
+  echo "$VENV/bin/python"
+  exit 0
+fi
+[ $# -eq 0 ] || die "usage: $0 [python]"
+
+# One installer at a time (pytest-xdist workers may all find the venv missing).
+exec 9>"${TMPDIR:-/tmp}/somlier-airflow-$(printf '%s' "$VENV" | cksum | cut -d' ' -f1).lock"
+if command -v flock >/dev/null; then flock 9; fi
+
+if installed; then
+  echo "$VENV/bin/python"
+  exit 0
+fi
+
+command -v "$BASE" >/dev/null || die "$BASE not found: set SOMLIER_AIRFLOW_BASE to a Python 3.10+"
+t0=$(date +%s)
+log "installing ${PINS[*]} into $VENV (about a minute, once)"
+rm -rf "$VENV"
+mkdir -p "$(dirname "$VENV")"
+"$BASE" -m venv "$VENV" || die "cannot create a venv with $BASE (Debian: apt-get install python3-venv)"
+if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip "${PINS[@]}" \
+  >"$VENV/install.log" 2>&1; then
+  tail -n 30 "$VENV/install.log" >&2
+  die "pip install failed (log: $VENV/install.log)"
+fi
+# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every DagBag fill would compile again.
+"$VENV/bin/python" -m compileall -q -j 0 "$VENV/lib" >/dev/null 2>&1 || true
+touch "$STAMP"
+if ! imports; then
+  rm -f "$STAMP"
+  die "the venv does not import airflow after install (log: $VENV/install.log)"
+fi
+log "installed in $(($(date +%s) - t0)) s: airflow $("$VENV/bin/python" -c \
+  'import importlib.metadata as m; print(m.version("apache-airflow"))')"
+echo "$VENV/bin/python"

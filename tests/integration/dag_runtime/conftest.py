@@ -1,0 +1,64 @@
+"""Fixtures for the Airflow side: a real Airflow (its own virtualenv, made on first use) and
+mlops-dags repositories in tmp dirs, written from the DAG contract somlier renders.
+
+``airflow_python``  the Airflow virtualenv's python (session; fails, never skips, without one)
+``dags_repo``       ``dags_repo({"dags/p/x.py": text, …})``: a folder with ``operators/`` from
+                    ``somlier dags init`` and the given files
+``contract_dag``    ``contract_dag("x_daily", num_of_gpus=1, …)``: a DAG file's text, exactly the
+                    shape somlier renders, with the task's arguments overridden
+``check``           ``check(repo, "--json")``: ``somlier dags check`` through ``main()``:
+                    (exit code, stdout, stderr)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli.main import main
+from pipeline.dags.repo import init_dags_repo
+from tests.integration.dag_runtime.airflow_venv import AirflowUnavailable
+from tests.integration.dag_runtime.airflow_venv import airflow_python as _python
+from tests.integration.dag_runtime.contract import render_contract
+
+
+@pytest.fixture(scope="session")
+def airflow_python() -> Path:
+    try:
+        return _python()
+    except AirflowUnavailable as exc:
+        pytest.fail(f"no Airflow for the Airflow tests: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def contract_dag() -> Callable[..., str]:
+    return render_contract
+
+
+@pytest.fixture
+def dags_repo(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
+    def make(files: Mapping[str, str], name: str = "mlops-dags") -> Path:
+        root = tmp_path / name
+        init_dags_repo(root)
+        for relative, text in files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def check(
+    airflow_python: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    def run(repo: Path, *args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["dags", "check", str(repo), "--airflow-python", str(airflow_python), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
