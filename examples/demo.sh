@@ -77,9 +77,20 @@ fi
 
 # --- batch jobs: the DAGs of the example's offline: jobs, and the PR they would open ---------
 step "somlier offline render --project projects/demand-forecast --dry-run"
-somlier offline render -C "$repo" --project projects/demand-forecast --output-dir "$work/dags" --dry-run > "$work/dags.txt" 2>/dev/null
+tag="sha-$(git -C "$repo" rev-parse --short=7 HEAD)"  # the immutable tag the image step pushes
+somlier offline render -C "$repo" --project projects/demand-forecast --tag "$tag" --output-dir "$work/dags" --dry-run > "$work/dags.txt" 2>/dev/null
 sed -n 1,40p "$work/dags.txt"; echo "…"
-somlier offline render -C "$repo" --project projects/demand-forecast --output-dir "$work/dags"
+somlier offline render -C "$repo" --project projects/demand-forecast --tag "$tag" --output-dir "$work/dags"
+
+step "somlier dags check   (the rendered DAGs in a real Airflow DagBag)"
+somlier dags init "$work/dags-repo" >/dev/null
+cp -r "$work/dags" "$work/dags-repo/dags"
+if [ -x "${SOMLIER_AIRFLOW_PYTHON:-$here/../.venv-airflow/bin/python}" ]; then
+  SOMLIER_AIRFLOW_PYTHON="${SOMLIER_AIRFLOW_PYTHON:-$here/../.venv-airflow/bin/python}" \
+    somlier dags check "$work/dags-repo"
+else
+  echo "check skipped: no Airflow here (install it once with: make airflow)"
+fi
 
 dags_origin="$work/mlops-dags.git"
 git init -q --bare -b main "$dags_origin"
@@ -99,11 +110,11 @@ for pr in json.load(sys.stdin)["pull_requests"]:
             print(f"  {key:8s} dags/{project}/{dag_id}.py")
 PY
 SOMLIER_DAGS_CLONE_URL="file://$dags_origin" \
-  somlier offline render -C "$repo" --project projects/demand-forecast --output-dir "$work/dags" \
+  somlier offline render -C "$repo" --project projects/demand-forecast --tag "$tag" --output-dir "$work/dags" \
   --open-pr --dry-run --json 2>/dev/null | python3 "$work/show_pr.py"
 
 step "summary"
 if [ -s "$summary" ]; then cat "$summary"; fi
 echo "validated the example monorepo, showed a project, ran 2 entrypoints, found the changed"
-echo "projects of a branch, $([ -n "$engine" ] && echo "built their images" || echo "planned their images"), rendered the"
-echo "batch jobs' Airflow DAGs and showed the mlops-dags PR they would open: all good"
+echo "projects of a branch, $([ -n "$engine" ] && echo "built their images" || echo "planned their images"), rendered and"
+echo "checked the batch jobs' Airflow DAGs and showed the mlops-dags PR they would open: all good"
