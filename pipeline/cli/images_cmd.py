@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.cli import step_edge
+from pipeline.cli.publish_edge import publish_merged
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
-    from pipeline.build.outcome import Outcome
-    from pipeline.config.model import ProjectConfig
-    from pipeline.config.settings import PlatformSettings
-    from pipeline.steps.flow import Reports
+    pass
 
 
 def _log(project: str, line: str) -> None:
@@ -34,79 +33,6 @@ def _root(repo: Path | None) -> Path:
     if root is None:
         raise UserError(f"{start} is not inside a git repository")
     return root
-
-
-def _registry(settings: PlatformSettings, environ: Mapping[str, str]) -> Any:
-    from pipeline.build.refs import ImageName
-    from pipeline.build.registry import Credentials, Registry, docker_config_credentials
-    from pipeline.config.settings import secret
-
-    host = ImageName.parse(settings.registry.url, "x").registry
-    if not host:
-        return None
-    token = secret(settings.registry.token_env, environ)
-    credentials = (
-        Credentials("oauth2accesstoken", token.reveal())
-        if token is not None
-        else docker_config_credentials(
-            host, Path(environ.get("DOCKER_CONFIG", "~/.docker")).expanduser()
-        )
-    )
-    local = host.startswith(("127.", "localhost"))
-    return Registry(host, insecure=settings.registry.insecure or local, credentials=credentials)
-
-
-def _reports(
-    settings: PlatformSettings, environ: Mapping[str, str], repo: str | None, *, to_github: bool
-) -> Reports:
-    from pipeline.config.settings import secret
-    from pipeline.notify.slack import ConsoleNotifier, SlackNotifier
-    from pipeline.steps.flow import Reports
-
-    def warn(text: str) -> None:
-        click.echo(f"warning: {text}", err=True)
-
-    slack_token = secret(settings.slack.token_env, environ)
-    notifier: Any
-    if slack_token is not None:
-        notifier = SlackNotifier(
-            slack_token,
-            settings.slack.channel,
-            warn=warn,
-            base_url=environ.get("SOMLIER_SLACK_API_URL") or None,
-        )
-    else:
-        notifier = ConsoleNotifier(lambda text: click.echo(text, err=True))
-    forge = None
-    calls = lambda: 0  # noqa: E731
-    token = secret(settings.github.token_env, environ)
-    if to_github and repo and token is not None:
-        from pipeline.forge.github import API_CALLS, GitHubRepo
-
-        api = environ.get("GITHUB_API_URL") or settings.github.api_url
-        forge = GitHubRepo(
-            repo, token, api_url=api, pace=environ.get("SOMLIER_GITHUB_PACE", "1") != "0"
-        )
-        calls = lambda: API_CALLS.value  # noqa: E731
-    elif to_github:
-        warn(
-            f"no GitHub token in {settings.github.token_env}: statuses and the PR comment "
-            "are skipped"
-        )
-    run_url = None
-    if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
-        run_url = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
-    return Reports(
-        forge=forge,
-        notifier=notifier,
-        summary_path=Path(environ["GITHUB_STEP_SUMMARY"])
-        if environ.get("GITHUB_STEP_SUMMARY")
-        else None,
-        output_path=Path(environ["GITHUB_OUTPUT"]) if environ.get("GITHUB_OUTPUT") else None,
-        run_url=run_url,
-        api_calls=calls,
-    )
 
 
 def _run(
@@ -146,7 +72,7 @@ def _run(
     context = BuildContext(trigger, sha, pr)  # type: ignore[arg-type]
     configs = flow.load_changed(root, changed, environ)
     planned = flow.plan(root, sha, configs, settings, context)
-    registry = _registry(settings, environ)
+    registry = step_edge.registry_for(settings, environ)
     if dry_run:
         click.echo(
             json.dumps(
@@ -184,7 +110,7 @@ def _run(
         _log,
         source_url=f"https://github.com/{repo}" if repo else "",
     )
-    reports = _reports(
+    reports = step_edge.reports_for(
         settings, environ, repo or settings.github.projects_repo, to_github=trigger != "manual"
     )
     result = flow.execute(
@@ -198,7 +124,7 @@ def _run(
     )
     dags: list[dict[str, Any]] = []
     if trigger == "main" and settings.github.dags_repo and (configs or deleted):
-        dags = _publish_dags(root, sha, configs, result.outcomes, deleted, settings, environ)
+        dags = publish_merged(root, sha, configs, result.outcomes, deleted, settings, environ)
     if as_json:
         from pipeline.steps import report
 
@@ -222,56 +148,6 @@ def _run(
         if not result.outcomes:
             click.echo("nothing changed: nothing to build")
     return EXIT_OK if result.ok else EXIT_STEP_FAILED
-
-
-def _publish_dags(
-    root: Path,
-    sha: str,
-    configs: Sequence[tuple[str, ProjectConfig]],
-    outcomes: Sequence[Outcome],
-    deleted: Sequence[str],
-    settings: PlatformSettings,
-    environ: Mapping[str, str],
-) -> list[dict[str, Any]]:
-    """After a merge: the DAGs of the changed projects, on the image just built
-    (``sha-<short>``), in one PR per project in the dags repository; the DAGs of a deleted
-    project, or of jobs removed from somlier.yaml, are removed. A project whose image failed
-    publishes nothing (no DAG may refer to an image that was not pushed)."""
-    import tempfile
-
-    from pipeline.cli.publish_edge import publish
-    from pipeline.offline import plan as dags
-
-    ok = {o.project for o in outcomes if o.ok}
-    groups: dict[str, dict[str, str]] = {name: {} for name in deleted}
-    with tempfile.TemporaryDirectory(prefix="somlier-dags-") as scratch:
-        for _folder, config in configs:
-            if not config.offline:
-                groups[config.name] = {}  # jobs removed: their DAGs go (usually: unchanged)
-                continue
-            if config.name not in ok:
-                continue
-            made, errors = dags.plan_project(
-                config,
-                settings,
-                Path(scratch),
-                source_path=dags.header_path(config.path),
-                image=dags.image_for(config, settings, f"sha-{sha[:7]}"),
-            )
-            for error in errors:
-                click.echo(
-                    f"{config.name}: offline[{error.index}]: {error.error.message}", err=True
-                )
-            if not errors:
-                groups[config.name] = {d.spec.dag_id: d.source for d in made}
-    if not groups:
-        return []
-    results = publish(
-        groups, root=root, settings=settings, environ=environ, prune=True, dry_run=False, commit=sha
-    )
-    for item in results:
-        click.echo(item.summary(), err=True)
-    return [item.to_json() for item in results]
 
 
 REPO_OPTION = click.option(

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pipeline.errors import SomlierError, UserError
 
 if TYPE_CHECKING:
+    from pipeline.build.outcome import Outcome
+    from pipeline.config.model import ProjectConfig
     from pipeline.config.settings import PlatformSettings
     from pipeline.publish import PublishResult
 
@@ -108,3 +110,52 @@ def publish(
             hint="the other projects' PRs are up to date; run again",
         )
     return results
+
+
+def publish_merged(
+    root: Path,
+    sha: str,
+    configs: Sequence[tuple[str, ProjectConfig]],
+    outcomes: Sequence[Outcome],
+    deleted: Sequence[str],
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """After a merge: the DAGs of the changed projects, on the image just built
+    (``sha-<short>``), in one PR per project in the dags repository; the DAGs of a deleted
+    project, or of jobs removed from somlier.yaml, are removed. A project whose image failed
+    publishes nothing (no DAG may refer to an image that was not pushed)."""
+    import tempfile
+
+    from pipeline.offline import plan as dags
+
+    ok = {o.project for o in outcomes if o.ok}
+    groups: dict[str, dict[str, str]] = {name: {} for name in deleted}
+    with tempfile.TemporaryDirectory(prefix="somlier-dags-") as scratch:
+        for _folder, config in configs:
+            if not config.offline:
+                groups[config.name] = {}  # jobs removed: their DAGs go (usually: unchanged)
+                continue
+            if config.name not in ok:
+                continue
+            made, errors = dags.plan_project(
+                config,
+                settings,
+                Path(scratch),
+                source_path=dags.header_path(config.path),
+                image=dags.image_for(config, settings, f"sha-{sha[:7]}"),
+            )
+            for error in errors:
+                click.echo(
+                    f"{config.name}: offline[{error.index}]: {error.error.message}", err=True
+                )
+            if not errors:
+                groups[config.name] = {d.spec.dag_id: d.source for d in made}
+    if not groups:
+        return []
+    results = publish(
+        groups, root=root, settings=settings, environ=environ, prune=True, dry_run=False, commit=sha
+    )
+    for item in results:
+        click.echo(item.summary(), err=True)
+    return [item.to_json() for item in results]

@@ -106,6 +106,7 @@ class OfflineJob:
     gpu: Gpu | None = None
     resources: Resources = field(default_factory=Resources)
     retries: int = 3
+    secrets: tuple[str, ...] = ()
     timezone: str | None = None  # None: the platform's airflow.timezone
     catchup: bool = False
     start_date: str | None = None
@@ -231,9 +232,10 @@ def build(data: dict[str, Any], path: Path) -> ProjectConfig:
                 **{
                     k: v
                     for k, v in _whole(job, "retries").items()
-                    if k not in {"gpu", "resources", "tags"}
+                    if k not in {"gpu", "resources", "tags", "secrets"}
                 },
                 tags=tuple(job.get("tags", ())),
+                secrets=tuple(job.get("secrets", ())),
                 gpu=_gpu(job.get("gpu")),
                 resources=_resources(job.get("resources")),
             )

@@ -172,6 +172,7 @@ def from_job(
         num_of_gpus=count,
         node_selector=selector,
         tolerations=tolerations,
+        secrets=job.secrets,
         mlflow=_mlflow(job.template, settings, model_name),
         source=source,
     )

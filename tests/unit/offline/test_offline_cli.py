@@ -254,3 +254,24 @@ def test_init_dags_repo_copies_the_operators(
     assert "created" in capsys.readouterr().out
     assert cli(["offline", "init-dags-repo", str(tmp_path / "mlops-dags")]) == 0
     assert "unchanged" in capsys.readouterr().out
+
+
+def test_render_passes_the_jobs_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "requirements.txt").write_text("")
+    (project / "somlier.yaml").write_text(
+        "project: {name: p}\nmodel: {name: p, version: v1}\n"
+        "entrypoints: {main: {command: python}}\n"
+        'offline:\n  - {dag_id: p_daily, schedule: "@daily", entrypoint: main, '
+        "secrets: [db-creds, api-keys]}\n"
+    )
+    assert main(["offline", "render", "-p", str(project), "--dry-run", "--json"]) == 0
+    [dag] = json.loads(capsys.readouterr().out)["dags"]
+    call = next(
+        n
+        for n in ast.walk(ast.parse(dag["source"]))
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "MLOpsOfflineOperator"
+    )
+    values = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    assert values["secrets"] == ["db-creds", "api-keys"]
