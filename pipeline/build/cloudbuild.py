@@ -11,7 +11,6 @@ finds reusable images before a build is asked for).
 
 from __future__ import annotations
 
-import collections
 import gzip
 import shlex
 import time
@@ -29,7 +28,7 @@ from tenacity import (
     stop_after_delay,
 )
 
-from pipeline.build.engine import LOG_TAIL, BuildFailed, BuildJob, Built
+from pipeline.build.engine import BuildFailed, BuildJob, Built, LogTail
 from pipeline.build.refs import ImageName
 from pipeline.config.settings import CloudBuild
 from pipeline.errors import MissingDependency, StepFailed, UserError
@@ -185,13 +184,7 @@ class CloudBuildBuilder:
         raise StepFailed("Cloud Build has no local engine to tag in")
 
     def build(self, job: BuildJob, log: Callable[[str], None]) -> Built:
-        tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
-
-        def emit(line: str) -> None:
-            line = line.rstrip("\n")
-            if line:
-                tail.append(line)
-                log(line)
+        tail = emit = LogTail(log)
 
         if not job.image.registry:
             raise BuildFailed("Cloud Build pushes to a registry: set registry.url", ())
@@ -202,9 +195,7 @@ class CloudBuildBuilder:
 
     # the steps ------------------------------------------------------------------------------------
 
-    def _build(
-        self, job: BuildJob, emit: Callable[[str], None], tail: collections.deque[str]
-    ) -> Built:
+    def _build(self, job: BuildJob, emit: Callable[[str], None], tail: LogTail) -> Built:
         bucket, name = str(self.settings.bucket), object_name(job)
         data = gzip.compress(job.context, mtime=0)
         blob = self._storage.bucket(bucket).blob(name)
@@ -285,7 +276,7 @@ class CloudBuildBuilder:
             request = self._types.GetBuildRequest(project_id=where["project_id"], id=build_id)
         return self._client.get_build(request=request)
 
-    def _wait(self, build: Any, emit: Callable[[str], None], tail: collections.deque[str]) -> Any:
+    def _wait(self, build: Any, emit: Callable[[str], None], tail: LogTail) -> Any:
         seen = [build.status.name]
 
         def poll() -> Any:

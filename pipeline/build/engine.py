@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 import io
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,24 @@ class Built:
     image_id: str
     digest: str | None  # of the pushed manifest; None when nothing was pushed
     log_tail: tuple[str, ...]
+
+
+class LogTail:
+    """Passes each line of a build log on to ``log`` and keeps the last :data:`LOG_TAIL` of
+    them for the report (what failed, and why)."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self._log = log
+        self._lines: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+
+    def __call__(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if line:
+            self._lines.append(line)
+            self._log(line)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(self._lines))
 
 
 class BuildFailed(StepFailed):
@@ -86,13 +104,7 @@ class DockerBuilder:
             self._client.tag(source, str(image), tag=tag)
 
     def build(self, job: BuildJob, log: Callable[[str], None]) -> Built:
-        tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
-
-        def emit(line: str) -> None:
-            line = line.rstrip("\n")
-            if line:
-                tail.append(line)
-                log(line)
+        tail = emit = LogTail(log)
 
         image_id = ""
         stream = self._client.build(
@@ -127,9 +139,7 @@ class DockerBuilder:
             digest = self._push(job, emit, tail)
         return Built(image_id, digest, tuple(tail))
 
-    def _push(
-        self, job: BuildJob, emit: Callable[[str], None], tail: collections.deque[str]
-    ) -> str:
+    def _push(self, job: BuildJob, emit: Callable[[str], None], tail: LogTail) -> str:
         digest = ""
         for tag in job.tags:
             started = time.monotonic()
