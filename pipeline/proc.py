@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import StepFailed, UserError
 
@@ -40,6 +41,13 @@ def _env(env: Mapping[str, str] | None) -> dict[str, str] | None:
     return None if env is None else dict(env)
 
 
+def _complete(args: tuple[str, ...], **options: Any) -> subprocess.CompletedProcess[Any]:
+    try:
+        return subprocess.run(args, capture_output=True, check=False, **options)
+    except FileNotFoundError as exc:
+        raise UserError(f"{args[0]}: command not found", hint=f"install {args[0]!r}") from exc
+
+
 def run(
     *argv: str | os.PathLike[str],
     cwd: Path | None = None,
@@ -49,19 +57,7 @@ def run(
 ) -> Result:
     """Run ``argv`` to completion and capture its output as text."""
     args = tuple(os.fspath(a) for a in argv)
-    try:
-        done = subprocess.run(
-            args,
-            cwd=cwd,
-            env=_env(env),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise UserError(f"{args[0]}: command not found", hint=f"install {args[0]!r}") from exc
+    done = _complete(args, cwd=cwd, env=_env(env), input=stdin, text=True, errors="replace")
     result = Result(args, done.returncode, done.stdout, done.stderr)
     if check and result.returncode != 0:
         raise ProcessError(result)
@@ -71,14 +67,12 @@ def run(
 def output_bytes(*argv: str | os.PathLike[str], cwd: Path | None = None) -> bytes:
     """Run ``argv`` and return its standard output as bytes (archives, images)."""
     args = tuple(os.fspath(a) for a in argv)
-    try:
-        done = subprocess.run(args, cwd=cwd, capture_output=True, check=False)
-    except FileNotFoundError as exc:
-        raise UserError(f"{args[0]}: command not found", hint=f"install {args[0]!r}") from exc
+    done = _complete(args, cwd=cwd)
     if done.returncode != 0:
         stderr = done.stderr.decode("utf-8", "replace")
         raise ProcessError(Result(args, done.returncode, "", stderr))
-    return done.stdout
+    stdout: bytes = done.stdout
+    return stdout
 
 
 def spawn(

@@ -99,14 +99,15 @@ class Registry:
         self.host = host
         self.base = f"{'http' if insecure else 'https'}://{host}"
         self._credentials = credentials
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}  # scope -> bearer token
+        self._basic = False  # the registry asked for basic auth
         self.calls = 0
 
     def _authorization(self, scope: str) -> dict[str, str]:
         token = self._tokens.get(scope)
         if token:
             return {"Authorization": f"Bearer {token}"}
-        if self._credentials is not None and self._tokens.get("basic"):
+        if self._credentials is not None and self._basic:
             raw = f"{self._credentials.username}:{self._credentials.password}".encode()
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         return {}
@@ -119,7 +120,7 @@ class Registry:
                     f"registry {self.host} needs credentials",
                     hint="docker login, or set the registry token variable",
                 )
-            self._tokens["basic"] = "yes"
+            self._basic = True
             return
         query = {"service": params.get("service", ""), "scope": params.get("scope", scope)}
         realm = params.get("realm", "")

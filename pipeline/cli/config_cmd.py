@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from pipeline.cli.options import json_option
 from pipeline.config.model import ProjectConfig
 from pipeline.config.project import load_project
 
@@ -60,9 +61,7 @@ def config() -> None:
 @config.command()
 @FILE_OPTION
 @click.option("-d", "--dependencies", is_flag=True, help="List the requirements file's packages.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
-)
+@json_option
 def show(file: Path | None, dependencies: bool, as_json: bool) -> None:
     """Show the project's settings (or, with -d, its dependencies)."""
     project = _load(file)

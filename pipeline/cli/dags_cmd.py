@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli.options import json_option
 from pipeline.errors import EXIT_OK, EXIT_USER_ERROR
 
 
@@ -23,9 +24,7 @@ def dags() -> None:
     default=".",
     type=click.Path(path_type=Path, file_okay=False),
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
-)
+@json_option
 @click.option(
     "--airflow-python",
     type=click.Path(path_type=Path, dir_okay=False),

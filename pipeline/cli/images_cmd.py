@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli import step_edge
+from pipeline.cli.options import json_option, repo_option
 from pipeline.cli.publish_edge import publish_merged
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
@@ -53,7 +54,7 @@ def _run(
     from pipeline.build.engine import DockerBuilder
     from pipeline.build.refs import BuildContext
     from pipeline.config.settings import load_settings
-    from pipeline.steps import flow
+    from pipeline.steps import flow, images
     from pipeline.steps.images import ImageStep
 
     settings = load_settings(root, environ)
@@ -71,7 +72,7 @@ def _run(
         deleted = [d.name for d in found.deleted]
     context = BuildContext(trigger, sha, pr)  # type: ignore[arg-type]
     configs = flow.load_changed(root, changed, environ)
-    planned = flow.plan(root, sha, configs, settings, context)
+    planned = images.plan(root, sha, configs, settings, context)
     registry = step_edge.registry_for(settings, environ)
     if dry_run:
         click.echo(
@@ -150,14 +151,7 @@ def _run(
     return EXIT_OK if result.ok else EXIT_STEP_FAILED
 
 
-REPO_OPTION = click.option(
-    "-C",
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Run in DIR instead of the current folder.",
-)
+REPO_OPTION = repo_option
 
 
 @click.command()
@@ -179,7 +173,7 @@ REPO_OPTION = click.option(
 )
 @click.option("--main", "on_main", is_flag=True, help="A release build: adds latest.")
 @click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@json_option
 @REPO_OPTION
 def build(
     base: str | None,
@@ -189,7 +183,7 @@ def build(
     on_main: bool,
     dry_run: bool,
     as_json: bool,
-    repo_dir: Path | None,
+    repo: Path | None,
 ) -> int:
     """Build and push the images of changed (or named) projects.
 
@@ -203,7 +197,7 @@ def build(
     trigger = "pr" if pr is not None else ("main" if on_main else "manual")
     environ = os.environ
     return _run(
-        _root(repo_dir),
+        _root(repo),
         base=base,
         head=head,
         projects=projects,
@@ -233,7 +227,7 @@ def build(
 )
 @click.option("--include-drafts", is_flag=True, help="Build draft pull requests too.")
 @click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@json_option
 @REPO_OPTION
 def event(
     name: str | None,
@@ -241,7 +235,7 @@ def event(
     include_drafts: bool,
     dry_run: bool,
     as_json: bool,
-    repo_dir: Path | None,
+    repo: Path | None,
 ) -> int:
     """Run the image step a GitHub event asks for.
 
@@ -266,7 +260,7 @@ def event(
         return EXIT_OK
     context, base, head = context_for(decision)
     return _run(
-        _root(repo_dir),
+        _root(repo),
         base=base,
         head=head,
         projects=(),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.cli.options import json_option, repo_option
 from pipeline.errors import EXIT_OK, ConfigError, Diagnostic, UserError
 from pipeline.offline.spec import TEMPLATES
 
@@ -31,17 +32,8 @@ OPEN_PR = click.option(
     help="Also open or update one PR per project in the dags repository (github.dags_repo); "
     "with --dry-run, show what it would carry.",
 )
-JSON = click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
-)
-REPO = click.option(
-    "-C",
-    "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Run as if started in DIR (like git -C): platform settings, projects and relative "
-    "paths are found from there.",
-)
+JSON = json_option
+REPO = repo_option
 
 
 @click.group()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pipeline.cli.lazy import LazyGroup
+from pipeline.cli.options import json_option, repo_option
 from pipeline.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -27,19 +28,11 @@ def pipeline() -> None:
 @pipeline.command()
 @click.option("--base", required=True, metavar="REF", help="The branch the change goes into.")
 @click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The change.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
-)
+@json_option
 @click.option(
     "--matrix", is_flag=True, help='Print a GitHub Actions matrix: {"include": [{project, path}]}.'
 )
-@click.option(
-    "-C",
-    "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Run in DIR instead of the current folder (like git -C).",
-)
+@repo_option
 def changed(base: str, head: str, as_json: bool, matrix: bool, repo: Path | None) -> int:
     """The projects HEAD changes, compared with its merge base with BASE (like base...head).
 

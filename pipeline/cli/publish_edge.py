@@ -96,7 +96,9 @@ def publish(
                 dry_run=dry_run,
             )
             try:
-                result = publish_dags(request, log=lambda line: click.echo(line, err=True))
+                result = publish_dags(
+                    request, log=lambda line: click.echo(line, err=True), environ=environ
+                )
             except SomlierError as exc:
                 click.echo(f"{project}: publishing failed: {exc.message}", err=True)
                 failed.append(project)

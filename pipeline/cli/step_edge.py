@@ -57,16 +57,14 @@ def reports_for(
     else:
         notifier = ConsoleNotifier(lambda text: click.echo(text, err=True))
     forge = None
-    calls = lambda: 0  # noqa: E731
     token = secret(settings.github.token_env, environ)
     if to_github and repo and token is not None:
-        from pipeline.forge.github import API_CALLS, GitHubRepo
+        from pipeline.forge.github import GitHubRepo
 
         api = environ.get("GITHUB_API_URL") or settings.github.api_url
         forge = GitHubRepo(
             repo, token, api_url=api, pace=environ.get("SOMLIER_GITHUB_PACE", "1") != "0"
         )
-        calls = lambda: API_CALLS.value  # noqa: E731
     elif to_github:
         warn(
             f"no GitHub token in {settings.github.token_env}: statuses and the PR comment "
@@ -84,5 +82,12 @@ def reports_for(
         else None,
         output_path=Path(environ["GITHUB_OUTPUT"]) if environ.get("GITHUB_OUTPUT") else None,
         run_url=run_url,
-        api_calls=calls,
+        api_calls=_github_calls if forge is not None else Reports.no_calls,
     )
+
+
+def _github_calls() -> int:
+    """GitHub API requests made by this process so far (PyGithub's requests are counted)."""
+    from pipeline.forge.github import API_CALLS
+
+    return API_CALLS.value

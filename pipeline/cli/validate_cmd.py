@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli import output
+from pipeline.cli.options import json_option
 from pipeline.config.project import FileReport
 from pipeline.config.validation import Result, shown_path, validate_files
 from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, ConfigError, UserError
@@ -34,9 +35,7 @@ def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, frozenset[str]
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON object (stable; for scripts)."
-)
+@json_option
 @click.option(
     "--format",
     "fmt",

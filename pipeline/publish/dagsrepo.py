@@ -100,14 +100,14 @@ class DagsClone:
         *,
         token: Secret | None,
         identity: Identity,
-        environ: Mapping[str, str] | None = None,
+        environ: Mapping[str, str],
     ) -> None:
         self.path = path
         self.url = url
         self._redact = Redactor(token.reveal() if token is not None else None)
         home = path / "home"
         home.mkdir(parents=True)
-        self._env = git_env(identity, url, token, home, os.environ if environ is None else environ)
+        self._env = git_env(identity, url, token, home, environ)
         self._index = path / "publish.index"
         self._scratch = path / "files"
         self.repo = path / "repo"

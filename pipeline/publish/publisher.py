@@ -43,11 +43,11 @@ def backoff(attempt: int, delay: float, rng: random.Random) -> float:
 def publish_dags(
     request: PublishRequest,
     *,
+    environ: Mapping[str, str],
     attempts: int = ATTEMPTS,
     delay: float = DELAY,
     sleep: Callable[[float], None] = time.sleep,
     log: Log | None = None,
-    environ: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Open or update the one PR carrying ``request.files`` as ``dags/<project>/``.
 
@@ -55,7 +55,7 @@ def publish_dags(
     ``updated``, ``superseded`` (a newer source commit is already on the PR) or, for a dry run,
     ``planned`` with the diff. Raises :class:`PublishError` when git fails or the branch kept
     moving, :class:`pipeline.forge.github.ForgeError` when GitHub refuses the PR.
-    ``environ``: where PATH and proxy settings for git come from (default: this process's).
+    ``environ``: where PATH and proxy settings for git come from (read at the CLI edge).
     """
     say = log or (lambda _text: None)
     request.workdir.mkdir(parents=True, exist_ok=True)

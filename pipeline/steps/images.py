@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from pipeline.build import context as sources
 from pipeline.build.engine import BuildFailed, BuildJob, Built
 from pipeline.build.outcome import Outcome
-from pipeline.build.refs import BuildContext, ImageName, source_tag, tags_for
+from pipeline.build.refs import BuildContext, ImageName, tags_for
 from pipeline.build.registry import Registry
 from pipeline.config.model import ProjectConfig
 from pipeline.config.settings import PlatformSettings
@@ -195,6 +195,3 @@ class ImageStep:
         )
         self.log(item.config.name, f"building {item.image.ref(item.source_tag)}")
         return self._builder().build(job, lambda line: self.log(item.config.name, line))
-
-
-__all__ = ["ImageStep", "Planned", "plan", "source_tag"]
