@@ -12,7 +12,7 @@ _PACKAGE = Path(__file__).resolve().parent
 
 @functools.cache
 def data_dir(name: str) -> Path:
-    """``schemas``, ``dag_templates``, ``deploy_templates`` or ``project_template``."""
+    """``schemas``, ``dag_templates``, ``deploy_templates``, ``project_template`` or ``actions``."""
     installed = _PACKAGE / "_data" / name
     if installed.is_dir():
         return installed

@@ -1,0 +1,1 @@
+"""Models: MLflow training and registry, BentoML serving, Kubernetes manifests and GitOps PRs."""

@@ -1,0 +1,1 @@
+"""``somlier api``: the REST API (FastAPI) and the GitHub webhook receiver."""
