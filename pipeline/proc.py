@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.errors import StepFailed, UserError
 
@@ -80,15 +80,19 @@ def spawn(
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    stdin: IO[bytes] | None = None,
+    merge_stderr: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` with stdout and stderr as pipes and stdin inherited (for streaming)."""
+    """Start ``argv`` with stdout and stderr as pipes (or one pipe, ``merge_stderr``) and stdin
+    inherited or read from ``stdin`` (for streaming)."""
     try:
         return subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=_env(env),
+            stdin=stdin,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         )
     except FileNotFoundError as exc:
         raise UserError(

@@ -8,11 +8,14 @@ import io
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.build.refs import ImageName
 from pipeline.build.registry import Credentials
 from pipeline.errors import MissingDependency, StepFailed, UserError
+
+if TYPE_CHECKING:
+    from pipeline.build.buildkit import BuildKitCli
 
 LOG_TAIL = 30
 
@@ -82,8 +85,17 @@ def _client(docker_host: str | None) -> Any:
 
 
 class DockerBuilder:
-    def __init__(self, docker_host: str | None, credentials: Credentials | None = None) -> None:
+    """Builds with BuildKit through ``buildkit`` (see :mod:`pipeline.build.buildkit`) when given
+    one, else with the engine's classic builder through the API; tags and pushes through the API."""
+
+    def __init__(
+        self,
+        docker_host: str | None,
+        credentials: Credentials | None = None,
+        buildkit: BuildKitCli | None = None,
+    ) -> None:
         self._client = _client(docker_host)
+        self._buildkit = buildkit
         self._auth = (
             {"username": credentials.username, "password": credentials.password}
             if credentials is not None
@@ -105,7 +117,21 @@ class DockerBuilder:
 
     def build(self, job: BuildJob, log: Callable[[str], None]) -> Built:
         tail = emit = LogTail(log)
+        if self._buildkit is not None:
+            built = self._buildkit.build(job, emit)
+            if built is None:
+                raise BuildFailed(f"the image of {job.project} did not build", tuple(tail))
+            image_id = built
+        else:
+            image_id = self._classic_build(job, emit, tail)
+        for tag in job.tags[1:]:
+            self._client.tag(image_id, str(job.image), tag=tag)
+        digest = None
+        if job.push and job.image.registry:
+            digest = self._push(job, emit, tail)
+        return Built(image_id, digest, tuple(tail))
 
+    def _classic_build(self, job: BuildJob, emit: Callable[[str], None], tail: LogTail) -> str:
         image_id = ""
         stream = self._client.build(
             fileobj=io.BytesIO(job.context),
@@ -131,13 +157,8 @@ class DockerBuilder:
             if isinstance(aux, dict) and "ID" in aux:
                 image_id = str(aux["ID"])
         if not image_id:
-            image_id = self._client.inspect_image(job.image.ref(job.tags[0]))["Id"]
-        for tag in job.tags[1:]:
-            self._client.tag(image_id, str(job.image), tag=tag)
-        digest = None
-        if job.push and job.image.registry:
-            digest = self._push(job, emit, tail)
-        return Built(image_id, digest, tuple(tail))
+            image_id = str(self._client.inspect_image(job.image.ref(job.tags[0]))["Id"])
+        return image_id
 
     def _push(self, job: BuildJob, emit: Callable[[str], None], tail: LogTail) -> str:
         digest = ""

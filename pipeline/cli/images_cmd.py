@@ -19,7 +19,7 @@ from pipeline.cli.publish_edge import publish_merged
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
-    pass
+    from pipeline.build.buildkit import BuildKitCli
 
 
 def _log(project: str, line: str) -> None:
@@ -98,7 +98,8 @@ def _run(
         gcs = environ.get("SOMLIER_GCS_API_URL") or None
         factory = partial(CloudBuildBuilder, cloud, api_endpoint=api, storage_endpoint=gcs)
     else:
-        factory = partial(DockerBuilder, environ.get("DOCKER_HOST"))
+        buildkit = _buildkit(settings.builder.buildkit, environ) if planned else None
+        factory = partial(DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit)
     if planned:
         factory()  # fail early and plainly: no engine, no credentials, settings missing
     step = ImageStep(
@@ -272,3 +273,20 @@ def event(
         link=decision.html_url or None,
         environ=os.environ,
     )
+
+
+def _buildkit(mode: str, environ: Mapping[str, str]) -> BuildKitCli | None:
+    """The docker CLI that builds with BuildKit (builder.buildkit), said once in the log."""
+    from pipeline.build import buildkit
+
+    found = buildkit.find(environ, environ.get("DOCKER_HOST"), mode)
+    if found is None and mode == "on":
+        raise UserError(
+            "builder.buildkit is on, but no docker CLI on PATH can build with BuildKit",
+            hint="install docker buildx, or set builder.buildkit: auto",
+        )
+    if found is not None:
+        click.echo(f"BuildKit: {found.executable} ({found.via})", err=True)
+    elif mode == "auto":
+        click.echo("BuildKit: no docker CLI on PATH can drive it; the classic builder", err=True)
+    return found

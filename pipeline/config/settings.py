@@ -61,6 +61,7 @@ class Builder:
     type: Literal["docker", "cloudbuild"] = "docker"
     parallelism: int = 2
     base_image: str = "python:3.11-slim"
+    buildkit: Literal["auto", "on", "off"] = "auto"
     cloudbuild: CloudBuild = field(default_factory=CloudBuild)
 
 
@@ -118,6 +119,13 @@ class Monorepo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Api:
+    database: str = ".somlier/api.sqlite3"
+    token_env: str = "SOMLIER_API_TOKEN"
+    queue_size: int = 16
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlatformSettings:
     registry: Registry = field(default_factory=Registry)
     builder: Builder = field(default_factory=Builder)
@@ -128,6 +136,7 @@ class PlatformSettings:
     airflow: Airflow = field(default_factory=Airflow)
     gpu_types: dict[str, GpuType] = field(default_factory=dict)
     monorepo: Monorepo = field(default_factory=Monorepo)
+    api: Api = field(default_factory=Api)
     source: Path | None = None  # the file read, if any
 
 
@@ -208,6 +217,7 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
             for name, spec in data.get("gpu_types", {}).items()
         },
         monorepo=section(Monorepo, "monorepo"),
+        api=section(Api, "api"),
         source=source,
     )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.build import buildkit
 from pipeline.build.engine import DockerBuilder
 from pipeline.build.refs import BuildContext
 from pipeline.build.registry import Registry
@@ -93,6 +94,7 @@ def run_step(
     settings: PlatformSettings,
     context: BuildContext,
     folders: list[str],
+    builder: object = None,
 ) -> tuple[list, list[str]]:
     lines: list[str] = []
     configs = [(f, load_project(repo / f / "somlier.yaml", {})) for f in folders]
@@ -102,7 +104,7 @@ def run_step(
         "HEAD",
         settings,
         context,
-        lambda: DockerBuilder(docker_host),
+        builder or (lambda: DockerBuilder(docker_host)),
         Registry(registry, insecure=True),
         lambda p, line: lines.append(f"{p}: {line}"),
     )
@@ -234,3 +236,47 @@ def test_a_dead_registry_is_a_clear_failure(
     [outcome] = step.run(planned)
     assert not outcome.ok
     assert "registry 127.0.0.1:9 unreachable" in outcome.error
+
+
+def test_buildkit_builds_label_push_and_fail_per_project(
+    repo: Path, docker_host: str, registry: str, busybox_image: str
+) -> None:
+    """With a docker CLI that drives BuildKit on PATH (CI installs Debian's docker.io client),
+    builds go through BuildKit: same tags, labels, pushed digests, and per-project failures."""
+    environ = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    cli = buildkit.find(environ, docker_host, "auto")
+    assert cli is not None, "Debian's docker.io client (/usr/bin/docker) drives BuildKit"
+    assert buildkit.find(environ, docker_host, "off") is None
+    project(
+        repo,
+        "projects/broken",
+        "broken",
+        dockerfile="ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo about to fail && exit 3\n",
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "broken")
+    settings = settings_for(registry, busybox_image, f"bk{uuid.uuid4().hex[:10]}")
+    sha = git(repo, "rev-parse", "HEAD")
+    outcomes, lines = run_step(
+        repo,
+        docker_host,
+        registry,
+        settings,
+        BuildContext("pr", sha, 11),
+        ["projects/alpha", "projects/broken"],
+        builder=lambda: DockerBuilder(docker_host, buildkit=cli),
+    )
+    by_name = {o.project: o for o in outcomes}
+    alpha, broken = by_name["alpha"], by_name["broken"]
+    assert alpha.ok, alpha.error
+    assert any("building with BuildKit" in line for line in lines)
+    for tag in alpha.tags:
+        assert manifest_digest(registry, alpha.image.split("/", 1)[1], tag) == alpha.digest
+    import docker
+
+    labels = docker.APIClient(base_url=docker_host).inspect_image(
+        f"{alpha.image}:{alpha.tags[0]}"
+    )["Config"]["Labels"]
+    assert labels["org.opencontainers.image.revision"] == sha
+    assert not broken.ok and broken.digest is None and "did not build" in broken.error
+    assert any("about to fail" in line for line in broken.log_tail)
