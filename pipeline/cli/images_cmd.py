@@ -20,6 +20,7 @@ from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
     from pipeline.build.buildkit import BuildKitCli
+    from pipeline.config.settings import PlatformSettings
 
 
 def _log(project: str, line: str) -> None:
@@ -49,7 +50,10 @@ def _run(
     repo: str | None,
     link: str | None,
     environ: Mapping[str, str],
+    settings: PlatformSettings | None = None,
 ) -> int:
+    """``settings``: given by /build (read from the default branch's checkout, never from the
+    PR's tree at ``root``, so a PR cannot redirect pushes and credentials)."""
     from pipeline import proc
     from pipeline.build.engine import DockerBuilder
     from pipeline.build.refs import BuildContext
@@ -57,7 +61,7 @@ def _run(
     from pipeline.steps import flow, images
     from pipeline.steps.images import ImageStep
 
-    settings = load_settings(root, environ)
+    settings = settings or load_settings(root, environ)
     sha = proc.run("git", "rev-parse", "--verify", f"{head}^{{commit}}", cwd=root).stdout.strip()
     deleted: list[str] = []
     if projects:
@@ -242,8 +246,9 @@ def event(
 
     pull_request (opened, synchronize, reopened, ready_for_review): build the changed projects
     with pr-N tags, set a commit status per project, update one PR comment, post to Slack.
-    push to the default branch: build or retag with latest. Anything else is ignored with a
-    one-line reason (exit 0).
+    push to the default branch: build or retag with latest. issue_comment (created, on a PR):
+    the comment commands /deploy, /build, /dag, /rollback, /help (docs/commands.md); exit 1
+    when one is refused or fails. Anything else is ignored with a one-line reason (exit 0).
     """
     from pipeline.steps.event import Ignored, decide, load_payload
     from pipeline.steps.flow import context_for
@@ -251,6 +256,17 @@ def event(
     if not name or event_path is None:
         raise UserError(
             "no event: set GITHUB_EVENT_NAME and GITHUB_EVENT_PATH, or pass --name and --path"
+        )
+    if name == "issue_comment":
+        from pipeline.cli.comment_edge import comment_root, run_event
+
+        return run_event(
+            name,
+            load_payload(event_path),
+            root=comment_root(repo),
+            environ=os.environ,
+            dry_run=dry_run,
+            as_json=as_json,
         )
     decision = decide(name, load_payload(event_path), include_drafts=include_drafts)
     if isinstance(decision, Ignored):

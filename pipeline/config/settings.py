@@ -78,6 +78,7 @@ class GitHub:
     dags_repo: str | None = None
     deploy_repo: str | None = None
     token_env: str = "GITHUB_TOKEN"
+    webhook_secret_env: str = "SOMLIER_WEBHOOK_SECRET"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +120,35 @@ class Monorepo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NotebookSize:
+    cpu: int
+    memory_gib: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotebookProfiles:
+    """The notebook servers of the platform's JupyterHub (``somlier notebook-profiles``)."""
+
+    image: str = "quay.io/jupyter/scipy-notebook:python-3.11"
+    sizes: tuple[NotebookSize, ...] = (
+        NotebookSize(cpu=4, memory_gib=16),
+        NotebookSize(cpu=8, memory_gib=32),
+    )
+    gpu_types: tuple[str, ...] = ("nvidia-tesla-p100", "nvidia-tesla-v100", "nvidia-tesla-t4")
+    gpu_counts: tuple[int, ...] = (1, 2, 4)
+    disk_gib: int = 50
+    cull_idle_minutes: int = 30
+    shared_claim: str = "jupyterhub-shared"
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> NotebookProfiles:
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        if "sizes" in values:
+            values["sizes"] = tuple(NotebookSize(**s) for s in values["sizes"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Api:
     database: str = ".somlier/api.sqlite3"
     token_env: str = "SOMLIER_API_TOKEN"
@@ -136,6 +166,7 @@ class PlatformSettings:
     airflow: Airflow = field(default_factory=Airflow)
     gpu_types: dict[str, GpuType] = field(default_factory=dict)
     monorepo: Monorepo = field(default_factory=Monorepo)
+    notebook_profiles: NotebookProfiles = field(default_factory=NotebookProfiles)
     api: Api = field(default_factory=Api)
     source: Path | None = None  # the file read, if any
 
@@ -217,6 +248,7 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
             for name, spec in data.get("gpu_types", {}).items()
         },
         monorepo=section(Monorepo, "monorepo"),
+        notebook_profiles=NotebookProfiles.from_raw(data.get("notebook_profiles", {})),
         api=section(Api, "api"),
         source=source,
     )

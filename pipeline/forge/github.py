@@ -14,6 +14,7 @@ from pipeline.config.settings import Secret
 from pipeline.errors import MissingDependency, StepFailed
 
 if TYPE_CHECKING:
+    from pipeline.chatops.permissions import PullState
     from pipeline.forge.pulls import PullRequests
 
 State = Literal["pending", "success", "failure", "error"]
@@ -176,3 +177,100 @@ class GitHubRepo:
         from pipeline.forge.pulls import PullRequests
 
         return PullRequests(self._repo, self.full_name)
+
+    # PR comment commands (pipeline.chatops) ---------------------------------------------------
+
+    def role_of(self, login: str) -> str:
+        """``login``'s role on this repository: admin, maintain, write, triage, read or none
+        (one request; the role name, not the legacy field that folds maintain into write)."""
+        from github import GithubException
+
+        try:
+            return str(self._repo.get_collaborator_role_name(login))
+        except GithubException as exc:
+            if exc.status == 404:
+                return "none"
+            raise ForgeError(f"GitHub refused the permission of {login}: {exc.status}") from None
+
+    def in_team(self, org: str, slug: str, login: str) -> bool:
+        """``login`` is an active member of team ``org/slug`` (one request; 404: not a member,
+        or the team is invisible to the token, which counts the same)."""
+        from github import GithubException
+
+        team = self._gh.get_organization(org).get_team_by_slug(slug)  # lazy: no request
+        try:
+            return str(team.get_team_membership(login).state) == "active"
+        except GithubException as exc:
+            if exc.status == 404:
+                return False
+            raise ForgeError(
+                f"GitHub refused the membership of {login} in {org}/{slug}: {exc.status}"
+            ) from None
+
+    def file_at(self, path: str, ref: str) -> bytes | None:
+        """The content of ``path`` at ``ref`` (a branch name or sha), None when absent."""
+        from github import GithubException
+
+        try:
+            found = self._repo.get_contents(path, ref=ref)
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise ForgeError(f"GitHub refused {path} at {ref}: {exc.status}") from None
+        if isinstance(found, list):
+            return None  # a folder
+        return bytes(found.decoded_content)
+
+    def pull_state(self, number: int, *, reviews: bool = True) -> PullState:
+        """Head, state, mergeability and (``reviews``) the latest review of each reviewer: one
+        request, two with the reviews."""
+        from github import GithubException
+
+        from pipeline.chatops.permissions import PullState
+
+        try:
+            pull = self._repo.get_pull(number)
+            latest: dict[str, tuple[str, str]] = {}
+            head = pull.head.sha
+            for review in pull.get_reviews() if reviews else ():  # oldest first: later win
+                if review.user is not None and review.state in (
+                    "APPROVED",
+                    "CHANGES_REQUESTED",
+                    "DISMISSED",
+                ):
+                    latest[review.user.login] = (review.state, review.commit_id)
+        except GithubException as exc:
+            raise ForgeError(f"GitHub refused pull request #{number}: {exc.status}") from None
+        return PullState(
+            head_sha=head,
+            open=pull.state == "open" and not pull.merged,
+            mergeable=pull.mergeable,
+            approvers=tuple(
+                sorted(u for u, (s, sha) in latest.items() if s == "APPROVED" and sha == head)
+            ),
+            blockers=tuple(sorted(u for u, (s, _) in latest.items() if s == "CHANGES_REQUESTED")),
+        )
+
+    def add_reaction(self, comment_id: int, content: str) -> None:
+        """A reaction (eyes, rocket, confused…) on an issue comment (one request)."""
+        from github import GithubException
+        from github.IssueComment import IssueComment
+
+        url = f"{self._repo.url}/issues/comments/{comment_id}"
+        try:
+            IssueComment(self._repo.requester, url=url).create_reaction(content)
+        except GithubException as exc:
+            raise ForgeError(
+                f"GitHub refused the reaction on comment {comment_id}: {exc.status}"
+            ) from None
+
+    def comments(self, number: int) -> list[Comment]:
+        """Every comment of PR/issue ``number`` (one request per 100)."""
+        from github import GithubException
+
+        try:
+            return [
+                Comment(c.id, c.body or "") for c in self._repo.get_issue(number).get_comments()
+            ]
+        except GithubException as exc:
+            raise ForgeError(f"GitHub refused the comments of #{number}: {exc.status}") from None

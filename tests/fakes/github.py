@@ -104,6 +104,8 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_R}/pulls", api.create_pull),
     ("GET", f"{_R}/pulls/{{pull_number}}", api.get_pull),
     ("PATCH", f"{_R}/pulls/{{pull_number}}", api.update_pull),
+    ("GET", f"{_R}/pulls/{{pull_number}}/reviews", api.list_reviews),
+    ("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", api.get_team_membership),
     ("POST", f"{_R}/statuses/{{sha}}", git.create_status),
     ("GET", f"{_R}/statuses/{{sha}}", git.list_statuses),  # legacy, PyGithub's get_statuses()
     ("GET", f"{_R}/commits/{{ref}}/statuses", git.list_statuses),

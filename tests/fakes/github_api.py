@@ -330,6 +330,23 @@ def create_pull(ctx: Ctx) -> Response:
     return ok(shape, 201, {"Location": shape["url"]})
 
 
+def list_reviews(ctx: Ctx) -> Response:
+    issue = ctx.repo.issues.get(ctx.number("pull_number"))
+    if issue is None or issue.pull is None:
+        return not_found()
+    page, headers = ctx.paginate(list(issue.pull.reviews))
+    return ok([ctx.shapes.review(ctx.repo, issue, r) for r in page], headers=headers)
+
+
+def get_team_membership(ctx: Ctx) -> Response:
+    # GitHub answers 404 alike for a missing team and for a user who is not a member
+    org, slug, login = ctx.params["org"], ctx.params["team_slug"], ctx.params["username"]
+    members = ctx.state.team_members.get((org.lower(), slug.lower()), {})
+    if login not in members:
+        return not_found()
+    return ok(ctx.shapes.team_membership(org, slug, login, members[login]))
+
+
 def update_pull(ctx: Ctx) -> Response:
     repo, body = ctx.repo, ctx.body
     issue = repo.issues.get(ctx.number("pull_number"))

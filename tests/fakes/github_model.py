@@ -96,6 +96,16 @@ class Status:
 
 
 @dataclass
+class Review:
+    id: int
+    user: User
+    state: str  # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED
+    commit_id: str
+    body: str
+    submitted_at: str
+
+
+@dataclass
 class Pull:
     id: int
     head_repo: str
@@ -105,6 +115,8 @@ class Pull:
     draft: bool = False
     maintainer_can_modify: bool = True
     merged_at: str | None = None
+    mergeable: bool | None = True  # False: conflicts; None: GitHub has not computed it yet
+    reviews: list[Review] = field(default_factory=list)
 
 
 @dataclass

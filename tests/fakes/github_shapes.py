@@ -20,6 +20,7 @@ from tests.fakes.github_model import (
     Issue,
     Reaction,
     Repo,
+    Review,
     User,
     diff_trees,
 )
@@ -432,9 +433,11 @@ class Shapes:
             shape.update(
                 {
                     "merged": pull.merged_at is not None,
-                    "mergeable": None if issue.state == "closed" else True,
-                    "rebaseable": None if issue.state == "closed" else True,
-                    "mergeable_state": "unknown" if issue.state == "closed" else "clean",
+                    "mergeable": None if issue.state == "closed" else pull.mergeable,
+                    "rebaseable": None if issue.state == "closed" else pull.mergeable,
+                    "mergeable_state": "unknown"
+                    if issue.state == "closed" or pull.mergeable is None
+                    else ("clean" if pull.mergeable else "dirty"),
                     "merged_by": None,
                     "comments": len(self.state.comments(repo.full_name, issue.number)),
                     "review_comments": 0,
@@ -446,3 +449,30 @@ class Shapes:
                 }
             )
         return shape
+
+    def review(self, repo: Repo, issue: Issue, review: Review) -> dict[str, Any]:
+        web = f"{WEB}/{repo.full_name}/pull/{issue.number}"
+        pull_url = f"{self.api}/repos/{repo.full_name}/pulls/{issue.number}"
+        return {
+            "id": review.id,
+            "node_id": node_id("PullRequestReview", review.id),
+            "user": self.user(review.user),
+            "body": review.body,
+            "state": review.state,
+            "html_url": f"{web}#pullrequestreview-{review.id}",
+            "pull_request_url": pull_url,
+            "_links": {
+                "html": {"href": f"{web}#pullrequestreview-{review.id}"},
+                "pull_request": {"href": pull_url},
+            },
+            "submitted_at": review.submitted_at,
+            "commit_id": review.commit_id,
+            "author_association": repo.association_of(review.user.login),
+        }
+
+    def team_membership(self, org: str, slug: str, login: str, state: str) -> dict[str, Any]:
+        return {
+            "url": f"{self.api}/organizations/{org}/team/{slug}/memberships/{login}",
+            "role": "member",
+            "state": state,
+        }

@@ -18,6 +18,7 @@ from tests.fakes.github_model import (
     Issue,
     Pull,
     Repo,
+    Review,
     Status,
     User,
     git_sha,
@@ -34,6 +35,8 @@ class GitHubState:
         self.users: dict[str, User] = {}
         self.repos: dict[str, Repo] = {}
         self.comments_by_id: dict[int, Comment] = {}
+        # (org, team slug) → {login: "active" | "pending"}
+        self.team_members: dict[tuple[str, str], dict[str, str]] = {}
         self._next_id = 1_000_001
         self._clock = 0
 
@@ -202,6 +205,44 @@ class GitHubState:
                 raise KeyError(f"{full_name}#{number} does not exist")
             author = self.add_user(user) if user else repo.owner
             return self.new_comment(repo, number, body, author).id
+
+    def add_review(
+        self,
+        full_name: str,
+        number: int,
+        user: str,
+        state: str = "APPROVED",
+        *,
+        commit_id: str | None = None,
+        body: str = "",
+    ) -> int:
+        """A submitted review of PR ``number`` (on its current head unless ``commit_id``)."""
+        with self.lock:
+            repo = self.repo(full_name)
+            pull = self.pull(full_name, number).pull
+            assert pull is not None
+            review = Review(
+                self.new_id(),
+                self.add_user(user),
+                state,
+                commit_id or repo.pull_head_sha(pull, self.repos),
+                body,
+                self.now(),
+            )
+            pull.reviews.append(review)
+            return review.id
+
+    def add_team_member(self, org: str, slug: str, login: str, state: str = "active") -> None:
+        """``login`` in team ``org/slug`` (``state`` pending: invited, not yet a member)."""
+        with self.lock:
+            self.add_user(login)
+            self.team_members.setdefault((org.lower(), slug.lower()), {})[login] = state
+
+    def set_mergeable(self, full_name: str, number: int, mergeable: bool | None) -> None:
+        with self.lock:
+            pull = self.pull(full_name, number).pull
+            assert pull is not None
+            pull.mergeable = mergeable
 
     # reading -----------------------------------------------------------------------------------
 

@@ -97,6 +97,11 @@ def test_every_route_answers_in_githubs_shape(github: FakeGitHub, api_version: s
     assert [c.body for c in pull.get_issue_comments()] == ["second"]
     comment.delete()
     assert [p.number for p in repo.get_pulls(state="all")] == [number]
+    github.add_review(REPO, number, "alice", "APPROVED")
+    assert [r.state for r in pull.get_reviews()] == ["APPROVED"]
+    github.add_team_member("acme", "sre", "alice")
+    membership = call(github, "GET", "/orgs/acme/teams/sre/memberships/alice", api_version)
+    assert membership["state"] == "active"
     github.add_branch(REPO, "other", files={"x.txt": "x"})
     created = repo.create_pull(base="main", head="other", title="Other", body="b")
     created.edit(title="Other, retitled")

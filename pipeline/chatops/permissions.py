@@ -1,0 +1,166 @@
+"""Who may run what: the commenter's repository permission (from the API) and the allowlists of
+``.somlier/OWNERS.yaml``, read from the default branch, never from the pull request's branch.
+
+The file (optional)::
+
+    projects:                 # per project (for /deploy and /rollback: the model's name)
+      churn:
+        users: [alice, bob]
+        teams: [acme/ml-churn]   # org/team-slug; a bare slug means the repository's owner org
+    environments:             # per environment of /deploy and /rollback
+      prod:
+        users: [alice]
+        teams: [acme/sre]
+
+A project or environment without an entry is open to everyone with write, maintain or admin
+permission; one with an entry is open only to the users and team members it lists. A file that
+does not parse refuses every command (it never falls open).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipeline.errors import SomlierError
+
+OWNERS_PATH = ".somlier/OWNERS.yaml"
+WRITE_ROLES = frozenset({"write", "maintain", "admin"})
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_TEAM = re.compile(r"(?:([A-Za-z0-9][A-Za-z0-9-]*)/)?([A-Za-z0-9][A-Za-z0-9_.-]*)")
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    users: frozenset[str] = frozenset()
+    teams: tuple[tuple[str, str], ...] = ()  # (org, slug)
+
+
+@dataclass(frozen=True)
+class Owners:
+    projects: dict[str, Allowlist] = field(default_factory=dict)
+    environments: dict[str, Allowlist] = field(default_factory=dict)
+    error: str | None = None  # the file is broken: every command is refused with this
+
+
+class OwnersError(SomlierError):
+    pass
+
+
+def parse_owners(text: bytes | None, default_org: str) -> Owners:
+    """The allowlists of an OWNERS file (``None``: no file, nothing restricted)."""
+    if text is None:
+        return Owners()
+    from pipeline.config import yamlsafe
+
+    try:
+        data = yamlsafe.load_text(text, OWNERS_PATH).data
+        return Owners(
+            projects=_section(data, "projects", default_org),
+            environments=_section(data, "environments", default_org),
+        )
+    except (SomlierError, ValueError) as exc:
+        message = exc.message if isinstance(exc, SomlierError) else str(exc)
+        return Owners(error=f"{OWNERS_PATH} on the default branch is invalid: {message}")
+
+
+def _section(data: dict[str, Any], key: str, org: str) -> dict[str, Allowlist]:
+    unknown = set(data) - {"projects", "environments"}
+    if unknown:
+        raise ValueError(f"unknown key {sorted(unknown)[0]!r} (projects, environments)")
+    section = data.get(key) or {}
+    if not isinstance(section, dict):
+        raise ValueError(f"{key} must be a mapping")
+    return {str(name): _allowlist(f"{key}.{name}", spec, org) for name, spec in section.items()}
+
+
+def _allowlist(where: str, spec: Any, org: str) -> Allowlist:
+    if not isinstance(spec, dict) or set(spec) - {"users", "teams"}:
+        raise ValueError(f"{where} must be a mapping of users: and teams:")
+    users, teams = spec.get("users") or [], spec.get("teams") or []
+    if not isinstance(users, list) or not isinstance(teams, list):
+        raise ValueError(f"{where}: users and teams are lists")
+    for user in users:
+        if not isinstance(user, str) or not _LOGIN.fullmatch(user):
+            raise ValueError(f"{where}.users: {user!r} is not a GitHub login")
+    parsed = []
+    for team in teams:
+        match = _TEAM.fullmatch(team) if isinstance(team, str) else None
+        if match is None:
+            raise ValueError(f"{where}.teams: {team!r} is not org/team-slug")
+        parsed.append(((match.group(1) or org).lower(), match.group(2).lower()))
+    return Allowlist(frozenset(u.lower() for u in users), tuple(parsed))
+
+
+class ReadForge(Protocol):
+    """The read calls the decision needs (``pipeline.forge.github.GitHubRepo`` has them)."""
+
+    def role_of(self, login: str) -> str: ...
+
+    def in_team(self, org: str, slug: str, login: str) -> bool: ...
+
+    def file_at(self, path: str, ref: str) -> bytes | None: ...
+
+    def pull_state(self, number: int, *, reviews: bool = True) -> PullState: ...
+
+
+@dataclass(frozen=True)
+class PullState:
+    head_sha: str
+    open: bool
+    mergeable: bool | None  # None: GitHub has not computed it yet
+    approvers: tuple[str, ...] = ()  # reviewers whose latest review approves the head commit
+    blockers: tuple[str, ...] = ()  # reviewers whose latest review requests changes
+
+
+@dataclass(frozen=True)
+class Facts:
+    role: str  # the commenter's role on the repository: admin, maintain, write, triage, read, none
+    owners: Owners
+    teams: frozenset[tuple[str, str]]  # the teams named in the allowlists the commenter is in
+    pull: PullState
+    approved_by: tuple[str, ...] = ()  # approvers of the head who have write access
+
+    @property
+    def approved(self) -> bool:
+        return bool(self.approved_by) and not self.pull.blockers
+
+
+def gather(
+    forge: ReadForge,
+    *,
+    login: str,
+    number: int,
+    default_branch: str,
+    org: str,
+    projects: Collection[str],
+    environments: Collection[str],
+    need_approval: bool = False,
+) -> Facts:
+    """Read the facts: role, the default branch's OWNERS file, team memberships, the PR.
+
+    Only the teams of the allowlists of ``projects`` and ``environments`` (``"*"`` among the
+    projects: every project) are looked up, one request each, and none when the role is not
+    enough anyway or the commenter is listed by name. ``need_approval``: also check that the
+    approvers of the head may write to the repository (an approval by a reader counts for
+    nothing, as in branch protection).
+    """
+    role = forge.role_of(login)
+    owners = parse_owners(forge.file_at(OWNERS_PATH, default_branch), org)
+    teams: set[tuple[str, str]] = set()
+    if role in WRITE_ROLES and owners.error is None:
+        lists = [a for p, a in owners.projects.items() if p in projects or "*" in projects]
+        lists += [a for e, a in owners.environments.items() if e in environments]
+        wanted = {t for a in lists if login.lower() not in a.users for t in a.teams}
+        teams = {t for t in sorted(wanted) if forge.in_team(t[0], t[1], login)}
+    pull = forge.pull_state(number, reviews=need_approval)
+    approved_by: tuple[str, ...] = ()
+    if need_approval and role in WRITE_ROLES:
+        approved_by = tuple(u for u in pull.approvers if forge.role_of(u) in WRITE_ROLES)
+    return Facts(role, owners, frozenset(teams), pull, approved_by)
+
+
+def allowed(allowlist: Allowlist, login: str, teams: frozenset[tuple[str, str]]) -> bool:
+    return login.lower() in allowlist.users or any(t in teams for t in allowlist.teams)
