@@ -1,0 +1,291 @@
+"""The deploy repository (GitOps): where a model's manifests live, its release record, and the
+one branch and pull request per model and environment that change them.
+
+Layout: ``<env>/<model>/`` holds the manifests (``deployment.yaml``, ``service.yaml``,
+``hpa.yaml``, ``pdb.yaml``, ``virtualservice.yaml`` with Istio) and ``release.yaml``, the release
+record (:mod:`pipeline.online.release`). Argo CD or Flux applies the folder as it is; a rollback
+reads the record from the default branch (what is deployed).
+
+Git work reuses the DAG publisher's machinery (:class:`pipeline.publish.dagsrepo.DagsClone`: a
+scratch repository, the token only in an HTTP header, pushes with a lease, redacted errors) and
+its pull request upsert; the branch ``somlier/deploy/<model>-<env>`` is rebuilt on the default
+branch by every run (one commit), so the PR always shows exactly what merging deploys.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pipeline.config.settings import Secret
+from pipeline.errors import UserError
+from pipeline.online.manifests import Manifest, ServingSpec, dns_label, object_name
+from pipeline.online.release import Action
+from pipeline.publish import Identity, PullForge, split_credentials
+from pipeline.publish.dagsrepo import DagsClone, PublishError
+from pipeline.publish.model import BRANCH, REPO
+from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode
+from pipeline.publish.publisher import ATTEMPTS, DELAY, backoff
+
+RELEASE_FILE = "release.yaml"
+MARKER = "<!-- somlier:deploy {model} {env} -->"
+_NULL_OID = "0" * 40
+
+Status = Literal["opened", "updated", "unchanged", "planned"]
+
+
+def folder(model_name: str, env: str) -> str:
+    return f"{env}/{dns_label(model_name)}"
+
+
+def branch(model_name: str, env: str) -> str:
+    return f"somlier/deploy/{object_name(model_name, env)}"
+
+
+# the pull request --------------------------------------------------------------------------------
+
+
+def pr_title(action: Action, spec: ServingSpec) -> str:
+    verb = "roll back" if action == "rollback" else "deploy"
+    return f"somlier: {verb} {spec.model_name} v{spec.model_version} to {spec.env}"
+
+
+def pr_body(
+    action: Action, spec: ServingSpec, manifests: list[Manifest], previous: str | None
+) -> str:
+    where = folder(spec.model_name, spec.env)
+    lines = [
+        MARKER.format(model=dns_label(spec.model_name), env=spec.env),
+        f"{'Rolls back' if action == 'rollback' else 'Deploys'} **{spec.model_name}** "
+        f"version **{spec.model_version}** to **{spec.env}**"
+        + (f" (currently deployed: version {previous})." if previous else " (first release)."),
+        "",
+        f"- image: `{spec.image}`",
+        f"- namespace: `{spec.namespace}`, replicas {spec.min_replicas}–{spec.max_replicas}, "
+        f"cpu {spec.cpu}, memory {spec.memory}"
+        + (f", {spec.gpu_count} GPU" if spec.gpu_count else "")
+        + (", Istio VirtualService" if spec.istio else ""),
+        "",
+        "| file | kind |",
+        "| --- | --- |",
+        *[f"| `{where}/{m.filename}` | {m.kind} |" for m in manifests],
+        "",
+        "Every manifest was validated with kubernetes-validate `--strict`. Merging this pull "
+        "request deploys it (Argo CD / Flux apply the folder). The branch belongs to somlier and "
+        "is rewritten on every deploy or rollback of this model and environment.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# publishing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one run writes: the full folder content, and the PR text."""
+
+    files: Mapping[str, str]  # file name inside the folder -> text
+    title: str
+    body: str
+    message: str
+
+
+# Given the base branch's release.yaml (None: no release yet), what to write.
+Planner = Callable[[str | None], Change]
+
+
+@dataclass(frozen=True)
+class GitOpsRequest:
+    clone_url: str
+    repo: str  # owner/name of the deploy repository
+    model_name: str
+    env: str
+    workdir: Path
+    forge: PullForge | None = field(default=None, repr=False, compare=False)
+    token: Secret | None = None
+    base_branch: str | None = None
+    identity: Identity = field(default_factory=Identity)
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        url, token = split_credentials(self.clone_url)
+        object.__setattr__(self, "clone_url", url)
+        if token is not None:
+            object.__setattr__(self, "token", token)
+        if not REPO.fullmatch(self.repo):
+            raise UserError(
+                f"deploy repository {self.repo!r} is not written owner/name",
+                hint="set github.deploy_repo in .somlier/platform.yaml",
+            )
+        if self.base_branch is not None and not BRANCH.fullmatch(self.base_branch):
+            raise UserError(f"base branch {self.base_branch!r} is not a plain branch name")
+        if not self.clone_url or self.clone_url.startswith("-"):
+            raise UserError(f"deploy repository URL {self.clone_url!r} is not a URL or a path")
+        if self.forge is None and not self.dry_run:
+            raise UserError(
+                "deploying on Kubernetes opens a pull request: it needs a GitHub token",
+                hint="set the variable named by github.token_env, or pass --dry-run",
+            )
+
+    @property
+    def branch(self) -> str:
+        return branch(self.model_name, self.env)
+
+    @property
+    def folder(self) -> str:
+        return folder(self.model_name, self.env)
+
+
+@dataclass(frozen=True)
+class GitOpsResult:
+    status: Status
+    branch: str
+    base: str
+    folder: str
+    files: tuple[str, ...]  # written
+    removed: tuple[str, ...]
+    commit: str | None = None
+    pull_number: int | None = None
+    pull_url: str | None = None
+    diff: str = ""  # a dry run: what the PR would change
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "branch": self.branch,
+            "base": self.base,
+            "folder": self.folder,
+            "files": list(self.files),
+            "removed": list(self.removed),
+            "commit": self.commit,
+            "pull_number": self.pull_number,
+            "pull_url": self.pull_url,
+        }
+
+
+def publish(
+    request: GitOpsRequest,
+    planner: Planner,
+    *,
+    environ: Mapping[str, str],
+    attempts: int = ATTEMPTS,
+    delay: float = DELAY,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = lambda _text: None,
+) -> GitOpsResult:
+    """Write ``planner(current release.yaml)`` as ``<env>/<model>/`` on the branch (one commit
+    on the default branch) and open or update its PR. A branch moved by a concurrent run is
+    read again and the attempt repeated (bounded, jittered)."""
+    request.workdir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="gitops-", dir=request.workdir))
+    rng = random.Random()  # noqa: S311 (jitter, not a secret)
+    try:
+        clone = DagsClone(
+            scratch,
+            request.clone_url,
+            token=request.token,
+            identity=request.identity,
+            environ=environ,
+        )
+        for attempt in range(1, attempts + 1):
+            result = _attempt(request, clone, planner, log)
+            if result is not None:
+                return result
+            if attempt < attempts:
+                wait = backoff(attempt, delay, rng)
+                log(f"{request.branch} moved while deploying; retrying in {wait:.1f}s")
+                sleep(wait)
+        raise PublishError(
+            f"{request.branch} kept moving; gave up after {attempts} attempts",
+            hint="another deploy of this model runs at the same time: run this one again",
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _show(clone: DagsClone, rev: str, path: str) -> str | None:
+    done = clone.git("cat-file", "blob", f"{rev}:{path}", check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def _attempt(
+    request: GitOpsRequest, clone: DagsClone, planner: Planner, log: Callable[[str], None]
+) -> GitOpsResult | None:
+    branch_ref = f"refs/heads/{request.branch}"
+    asked = [f"refs/heads/{request.base_branch}"] if request.base_branch else []
+    remote = clone.ls_remote(*asked, branch_ref)
+    base = request.base_branch or remote.head
+    if base is None or f"refs/heads/{base}" not in remote.refs:
+        raise PublishError(
+            f"the deploy repository {request.repo} has no branch {base or '(default)'}",
+            hint="push a first commit to its default branch, or check github.deploy_repo",
+        )
+    wanted = {f"refs/heads/{base}": f"refs/remotes/origin/{base}"}
+    if branch_ref in remote.refs:
+        wanted[branch_ref] = f"refs/remotes/origin/{request.branch}"
+    fetched = clone.fetch(wanted)
+    base_sha = fetched[wanted[f"refs/heads/{base}"]]
+    branch_sha = fetched.get(wanted.get(branch_ref, ""))
+
+    where = request.folder
+    change = planner(_show(clone, base_sha, f"{where}/{RELEASE_FILE}"))
+    desired = {name: Entry(FILE_MODE, blob_id(encode(text))) for name, text in change.files.items()}
+    base_tree = clone.tree(base_sha, where)
+    removed = tuple(sorted(base_tree.keys() - desired.keys()))
+    written = tuple(sorted(n for n in desired if base_tree.get(n) != desired[n]))
+
+    def result(status: Status, commit: str | None = None, **more: Any) -> GitOpsResult:
+        return GitOpsResult(status, request.branch, base, where, written, removed, commit, **more)
+
+    if base_tree == desired:
+        log(f"{where}/ on {base} already holds these manifests: nothing to deploy")
+        return result("unchanged")
+    if branch_sha is not None and clone.tree(branch_sha, where) == desired and not request.dry_run:
+        pull = request.forge.find_open(request.branch, base) if request.forge else None
+        if pull is not None:
+            log(f"{request.branch} already carries these manifests")
+            return result("unchanged", branch_sha, pull_number=pull.number, pull_url=pull.url)
+
+    commit = _commit(clone, base_sha, where, change.files, removed, change.message)
+    if request.dry_run:
+        diff = clone.diff(base_sha, commit, where)
+        return result("planned", commit, diff=diff)
+    pushed = clone.push(commit, request.branch, branch_sha)
+    if pushed.state == "conflict":
+        return None
+    log(f"pushed {request.branch} at {commit[:12]}")
+    assert request.forge is not None  # checked with the request: only a dry run has none
+    upserted = request.forge.upsert(request.branch, base, title=change.title, body=change.body)
+    return result(
+        "opened" if upserted.created else "updated",
+        commit,
+        pull_number=upserted.pull.number,
+        pull_url=upserted.pull.url,
+    )
+
+
+def _commit(
+    clone: DagsClone,
+    parent: str,
+    where: str,
+    files: Mapping[str, str],
+    remove: tuple[str, ...],
+    message: str,
+) -> str:
+    """A commit on ``parent`` whose ``where/`` holds exactly ``files`` (no checkout)."""
+    lines = [f"0 {_NULL_OID}\t{where}/{name}" for name in remove]
+    for name, text in sorted(files.items()):
+        oid = clone.git("hash-object", "-w", "--no-filters", "--stdin", stdin=text).stdout.strip()
+        if oid != blob_id(encode(text)):
+            raise PublishError(f"git hashed {name} differently than planned")
+        lines.append(f"{FILE_MODE} {oid}\t{where}/{name}")
+    clone.git("read-tree", parent, index=True)
+    clone.git("update-index", "--index-info", stdin="\n".join(lines) + "\n", index=True)
+    tree = clone.git("write-tree", index=True).stdout.strip()
+    return clone.git("commit-tree", tree, "-p", parent, "-F", "-", stdin=message).stdout.strip()
