@@ -1,0 +1,39 @@
+"""The deployer ``somlier api`` runs: Kubernetes through the GitOps flow; local serving refused.
+
+Local serving (``is_k8s: false``) is a long-running ``bentoml serve`` in the foreground of a
+terminal: the API's single worker would be held by it for good, and the server would own a model
+server nobody can stop through the API. So the API records a clear failure instead and points to
+the CLI. The heavy modules are imported when a deployment runs, so the API starts without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.config.settings import PlatformSettings
+from pipeline.errors import UserError
+from pipeline.online.request import DeployRequest
+from pipeline.server.worker import Deployer, Progress
+
+LOCAL_REFUSED = "local serving is only available from the CLI: use `somlier online deploy`"
+
+
+def default_deployer(settings: PlatformSettings, environ: Mapping[str, str]) -> Deployer:
+    """``environ``: the process environment, read by the CLI (tokens, DOCKER_HOST, PATH...)."""
+    environ = dict(environ)
+
+    def deploy(request: DeployRequest, progress: Progress) -> dict[str, Any]:
+        if not request.use_k8s:
+            raise UserError(
+                LOCAL_REFUSED, hint="or send is_k8s: true to deploy on Kubernetes through a PR"
+            )
+        from pipeline.online.kube_deploy import deploy_on_k8s
+
+        done = deploy_on_k8s(
+            request, settings=settings, dry_run=False, echo=progress, environ=environ
+        )
+        result: dict[str, Any] = done.to_json()
+        return result
+
+    return deploy
