@@ -254,6 +254,7 @@ def test_load_churn_model() -> None:
         ),
         entrypoints={
             "main": _entry("main", "main.py"),
+            "train": _entry("train", "train.py"),
             "test": _entry("test", "-m", "test"),
         },
     )
