@@ -190,6 +190,19 @@ def _deployed_version(history: list[dict[str, Any]]) -> str | None:
     return str(history[-1]["version"]) if history else None
 
 
+def _tracking_uri(settings: PlatformSettings, environ: Mapping[str, str]) -> str:
+    """The registry to read the model from when the caller did not say: what ``online
+    register`` wrote to (``MLFLOW_TRACKING_URI``, ``mlflow.tracking_uri``, or the SQLite store
+    under ``.somlier/`` of the current folder)."""
+    from pipeline.online import tracking
+
+    return tracking.resolve(
+        root=Path.cwd(),
+        settings_uri=settings.mlflow.tracking_uri,
+        env_uri=environ.get("MLFLOW_TRACKING_URI"),
+    ).uri
+
+
 def deploy_on_k8s(
     request: DeployRequest,
     *,
@@ -213,7 +226,7 @@ def deploy_on_k8s(
     _preflight(adapters, settings, dry_run=dry_run)
     manifests.serving_spec(request, online=online, settings=settings, image="checked:early")
     work = adapters.workdir or Path(tempfile.gettempdir())
-    registry_uri = tracking_uri or settings.mlflow.tracking_uri
+    registry_uri = tracking_uri or _tracking_uri(settings, environ or {})
     image = _image(
         request, settings, adapters, registry_uri, online.port, work, dry_run=dry_run, echo=echo
     )
