@@ -1,0 +1,68 @@
+"""``somlier online deploy``: argument checking and help, before any model is touched."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import deploy_cmd
+from pipeline.cli.main import main
+
+LIGHT = {"__future__", "json", "os", "tempfile", "pathlib", "typing", "click", "pipeline"}
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["online", "deploy", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["iris", "one"], "invalid model version 'one'"),
+        (["iris", "0"], "invalid model version '0'"),
+        (["bad name!", "1"], "invalid model name 'bad name!'"),
+        (["iris", "1", "--once", "--dry-run"], "--once and --dry-run exclude each other"),
+    ],
+)
+def test_bad_arguments_exit_2_without_traceback(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run([*args, "-C", str(tmp_path)], capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["iris", "1", "--port", "70000"], capsys)
+    assert code == 2
+    assert "--port" in err
+
+
+def test_help_names_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["online", "deploy", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--use_k8s", "--istio", "--gpu", "--port", "--workers", "--once",
+                   "--bundle-dir", "--dry-run", "--json"):  # fmt: skip
+        assert option in out
+
+
+def test_the_command_module_imports_only_light_things() -> None:
+    tree = ast.parse(Path(deploy_cmd.__file__).read_text())
+    top = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            top.add(node.module.split(".")[0])
+    assert top <= LIGHT
+    lazy = {
+        n.module
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module and n.col_offset > 0
+    }
+    assert "pipeline.online.serve_local" in lazy  # bentoml/mlflow come in only when serving

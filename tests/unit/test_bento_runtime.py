@@ -1,0 +1,183 @@
+"""The generated service's request parsing and adaptive batching, run in-process on a fake model
+(the real ``bentoml serve`` path is tests/integration/test_serve_local.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pipeline.online.bento import render_service
+from pipeline.online.model_ref import Column, ResolvedModel
+
+COLUMNS = ("a", "b", "c")
+
+
+def load_service(tmp_path: Path, **changes: Any) -> ModuleType:
+    values: dict[str, Any] = {
+        "name": "m",
+        "version": "1",
+        "run_id": "r",
+        "flavour": "sklearn",
+        "path": tmp_path,
+        "inputs": tuple(Column(c, "double") for c in COLUMNS),
+        "outputs": (),
+        "input_example": (),
+    }
+    values.update(changes)
+    path = tmp_path / f"service_{len(list(tmp_path.iterdir()))}.py"
+    path.write_text(render_service(ResolvedModel(**values)))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class SumModel:
+    """predict(rows) = row sums; records the size of every batch it was called with."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def predict(self, rows: Any) -> Any:
+        self.batches.append(len(rows))
+        if hasattr(rows, "to_numpy"):
+            rows = rows.to_numpy()
+        return np.asarray(rows, dtype=float).sum(axis=1)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    return load_service(tmp_path_factory.mktemp("svc"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"inputs": [[1, 2, 3], [4, 5, 6]]},
+        {"dataframe_split": {"columns": ["c", "a", "b"], "data": [[3, 1, 2], [6, 4, 5]]}},
+        {"dataframe_records": [{"b": 2, "a": 1, "c": 3}, {"c": 6, "b": 5, "a": 4}]},
+    ],
+)
+def test_every_mlflow_request_shape_gives_rows_in_signature_order(
+    service: ModuleType, body: dict[str, Any]
+) -> None:
+    rows = service.rows_of(json.loads(json.dumps(body)))
+    assert rows.dtype == np.float64
+    assert rows.tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_a_single_flat_row_is_one_row(service: ModuleType) -> None:
+    assert service.rows_of({"inputs": [1, 2, 3]}).tolist() == [[1, 2, 3]]
+    assert service.rows_of({"inputs": {"c": 3, "a": 1, "b": 2}}).tolist() == [[1, 2, 3]]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ([1, 2, 3], "JSON object"),
+        ({"rows": []}, '"inputs"'),
+        ({"inputs": []}, "no rows"),
+        ({"inputs": [[1, 2]]}, "3 values: a, b, c"),
+    ],
+)
+def test_bad_requests_say_what_is_expected(service: ModuleType, body: Any, error: str) -> None:
+    with pytest.raises(service.BadRequest) as caught:
+        service.rows_of(body)
+    assert error in str(caught.value)
+
+
+def test_concurrent_requests_are_merged_and_answered_in_order(service: ModuleType) -> None:
+    fake = SumModel()
+    batcher = service.Batcher(fake)
+
+    async def many() -> list[Any]:
+        requests = [np.asarray([[i, i, i]], dtype=float) for i in range(20)]
+        requests.append(np.asarray([[1, 1, 1], [2, 2, 2]], dtype=float))
+        return await asyncio.gather(*(batcher(r) for r in requests))
+
+    answers = asyncio.run(many())
+    assert [a.tolist() for a in answers[:20]] == [[3.0 * i] for i in range(20)]
+    assert answers[20].tolist() == [3.0, 6.0]
+    assert sum(fake.batches) == 22
+    assert len(fake.batches) < 21  # merged: fewer model calls than requests
+    assert not batcher.pending and not batcher.scheduled
+
+
+def test_batches_never_exceed_the_maximum(service: ModuleType) -> None:
+    fake = SumModel()
+    batcher = service.Batcher(fake)
+    limit = service.MAX_BATCH_SIZE
+
+    async def flood() -> list[Any]:
+        rows = np.ones((limit // 2 + 1, 3))
+        return await asyncio.gather(*(batcher(rows) for _ in range(5)))
+
+    assert len(asyncio.run(flood())) == 5
+    assert max(fake.batches) <= limit
+    assert sum(fake.batches) == 5 * (limit // 2 + 1)
+
+
+def test_a_failing_model_fails_its_requests_and_the_next_batch_runs(service: ModuleType) -> None:
+    class Flaky(SumModel):
+        def predict(self, rows: Any) -> Any:
+            if len(self.batches) == 0:
+                self.batches.append(len(rows))
+                raise ValueError("bad input")
+            return super().predict(rows)
+
+    batcher = service.Batcher(Flaky())
+
+    async def two_rounds() -> tuple[BaseException | None, Any]:
+        first = await asyncio.gather(batcher(np.ones((1, 3))), return_exceptions=True)
+        second = await batcher(np.ones((1, 3)))
+        return first[0], second
+
+    failed, ok = asyncio.run(two_rounds())
+    assert isinstance(failed, ValueError)
+    assert ok.tolist() == [3.0]
+
+
+def test_non_numeric_models_get_a_dataframe_in_a_thread(tmp_path: Path) -> None:
+    module = load_service(
+        tmp_path, flavour="python_function", inputs=(Column("a", "double"), Column("s", "string"))
+    )
+    assert module.NUMERIC is False
+    seen: list[Any] = []
+
+    class FrameModel:
+        def predict(self, frame: Any) -> Any:
+            seen.append(list(frame.columns))
+            return frame["a"] * 2
+
+    batcher = module.Batcher(FrameModel())
+    rows = module.rows_of({"dataframe_records": [{"s": "x", "a": 1.5}]})
+
+    async def one() -> Any:
+        return await batcher(rows)
+
+    assert list(asyncio.run(one())) == [3.0]
+    assert seen == [["a", "s"]]
+
+
+def test_pyfunc_models_with_a_tensor_signature_get_the_array(tmp_path: Path) -> None:
+    module = load_service(
+        tmp_path, flavour="python_function", inputs=(Column("", "tensor:float32"),)
+    )
+    assert module.NUMERIC is True and module.COLUMNS == ()
+    fake = SumModel()
+    batcher = module.Batcher(fake)
+    rows = module.rows_of({"inputs": [[1, 2], [3, 4]]})
+
+    async def one() -> Any:
+        return await batcher(rows)
+
+    assert asyncio.run(one()).tolist() == [3.0, 7.0]
+    assert fake.batches == [2]
