@@ -113,8 +113,24 @@ SOMLIER_DAGS_CLONE_URL="file://$dags_origin" \
   somlier offline render -C "$repo" --project projects/demand-forecast --tag "$tag" --output-dir "$work/dags" \
   --open-pr --dry-run --json 2>/dev/null | python3 "$work/show_pr.py"
 
+# --- models: train, register, serve ------------------------------------------------------------
+# The example's platform.yaml points MLflow at the cluster's server; the demo keeps its own store.
+export MLFLOW_TRACKING_URI="sqlite:///$work/mlflow.db"
+step "somlier online train projects/churn-model main   (MLflow tracking in $work/mlflow.db)"
+somlier online train -C "$repo" projects/churn-model main --json > "$work/runs.json"
+run_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["run_id"])' "$work/runs.json")
+python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1])): print("run", r["run_id"] + ":", r["status"], r.get("params") or "")' "$work/runs.json"
+
+step "somlier online register $run_id churn-model --alias champion"
+somlier online register -C "$repo" "$run_id" churn-model --alias champion
+
+step "somlier online deploy churn-model 1 --once   (BentoML on 127.0.0.1: one prediction, then stop)"
+somlier online deploy -C "$repo" churn-model 1 --once --port 0
+
 step "summary"
 if [ -s "$summary" ]; then cat "$summary"; fi
 echo "validated the example monorepo, showed a project, ran 2 entrypoints, found the changed"
 echo "projects of a branch, $([ -n "$engine" ] && echo "built their images" || echo "planned their images"), rendered and"
-echo "checked the batch jobs' Airflow DAGs and showed the mlops-dags PR they would open: all good"
+echo "checked the batch jobs' Airflow DAGs, showed the mlops-dags PR they would open, trained and"
+echo "registered churn-model version 1 and served it for one prediction: all good"

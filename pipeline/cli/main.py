@@ -24,6 +24,12 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
         "dags": "pipeline.cli.dags_cmd:dags",
         "offline": "pipeline.cli.offline_cmd:offline",
         "online": "pipeline.cli.online_cmd:online",
+        "api": "pipeline.cli.api_cmd:api",
+        "new-project": "pipeline.cli.scaffold_cmd:new_project",
+        "init": "pipeline.cli.scaffold_cmd:init",
+        "new-monorepo": "pipeline.cli.scaffold_cmd:new_monorepo",
+        "notebook-profiles": "pipeline.cli.scaffold_cmd:notebook_profiles",
+        "notebook": "pipeline.cli.notebook_cmd:notebook",
     },
 )
 @click.version_option(__version__, "-V", "--version", prog_name="somlier")

@@ -1,0 +1,86 @@
+"""``somlier new-monorepo DIR``: the ML projects repository, ready for its first project.
+
+It lays down the Makefile of the original workflow (``make install``, ``make new-project``,
+``make init``, ``make build file=…``), ``.somlier/platform.yaml``, the pre-commit config, a
+README, and the example workflows somlier ships for ml-projects as ``.github/workflows/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from pipeline import resources
+from pipeline.errors import UserError
+from pipeline.scaffold import tree
+
+TEMPLATE = Path(__file__).resolve().parent / "monorepo_template"
+WORKFLOWS = PurePosixPath(".github/workflows")
+_REPO = r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
+
+
+def workflow_sources() -> list[Path]:
+    """The example workflows for ml-projects that somlier ships (``actions/workflows/``)."""
+    try:
+        folder = resources.data_dir("actions") / "workflows" / "ml-projects"
+    except FileNotFoundError:
+        return []
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in {".yml", ".yaml"} and p.is_file())
+
+
+def render(name: str, projects_repo: str | None) -> list[tree.File]:
+    import re
+
+    if projects_repo and not re.fullmatch(_REPO, projects_repo):
+        raise UserError(f"--projects-repo {projects_repo!r} is not owner/name")
+    files = tree.render_folder(TEMPLATE, {"name": name, "projects_repo": projects_repo or ""})
+    files += [tree.File(WORKFLOWS / p.name, p.read_bytes()) for p in workflow_sources()]
+    return files
+
+
+def check_rendered(folder: Path, environ: Mapping[str, str]) -> None:
+    """Load the platform settings as every command will, and parse every YAML file."""
+    from pipeline.config.settings import load_settings
+
+    load_settings(folder, environ)
+    for path in [folder / ".pre-commit-config.yaml", *(folder / WORKFLOWS).glob("*.y*ml")]:
+        yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def create(
+    dest: Path,
+    environ: Mapping[str, str],
+    *,
+    projects_repo: str | None = None,
+    dry_run: bool = False,
+) -> list[tree.File]:
+    """Write the monorepo into ``dest`` (new, or an empty folder)."""
+    if dest.is_file() or (dest.is_dir() and any(dest.iterdir())):
+        raise UserError(f"{dest} exists and is not empty", hint="choose a new or empty folder")
+    files = render(dest.resolve().name, projects_repo)
+    if not dry_run:
+        was_empty = dest.is_dir()
+        if was_empty:
+            dest.rmdir()  # staged next to it and renamed into place like a new folder
+        try:
+            tree.write_new(dest, files, lambda staged: check_rendered(staged, environ))
+        except BaseException:
+            if was_empty:
+                dest.mkdir(exist_ok=True)
+            raise
+    return files
+
+
+def summary(dest: Path, files: list[tree.File], dry_run: bool, git: bool) -> dict[str, object]:
+    return {
+        "path": os.fspath(dest),
+        "files": sorted(f.path.as_posix() for f in files),
+        "workflows": sorted(f.path.name for f in files if f.path.parent == WORKFLOWS),
+        "git_init": git,
+        "dry_run": dry_run,
+    }

@@ -1,0 +1,126 @@
+"""``somlier new-project``: the questions of the original tool, and the project template rendered
+into a new folder, checked before it appears."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from pipeline import resources
+from pipeline.errors import ConfigError, UserError
+from pipeline.scaffold import tree
+
+# The questions, in the original tool's order, with its (Korean) explanations.
+QUESTIONS: tuple[tuple[str, str, str], ...] = (
+    ("project_name", "프로젝트 이름", "my-example-project"),
+    ("description", "프로젝트에 대해 간략하게 설명해주세요", "An ML project"),
+    ("team", "소속 팀을 적어주세요. (ex. AI 팀)", "data team"),
+    ("author", "작성자", "somlier user"),
+    ("email", "이메일", "user@example.com"),
+)
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class Answers:
+    project_name: str
+    description: str
+    team: str
+    author: str
+    email: str
+
+
+def name_pattern() -> re.Pattern[str]:
+    """A project name is a DNS-1123 label (it names images and Kubernetes objects)."""
+    pattern: str = resources.schema("somlier")["$defs"]["dnsLabel"]["pattern"]
+    return re.compile(pattern)
+
+
+def problem(key: str, value: str) -> str | None:
+    """What is wrong with one answer, or None."""
+    if key == "project_name":
+        if name_pattern().match(value):
+            return None
+        return (
+            f"project_name {value!r} is not valid: use lowercase letters, digits and '-', start "
+            "with a letter, end with a letter or digit, at most 63 characters "
+            "(e.g. my-example-project)"
+        )
+    if not value.strip():
+        return f"{key} is empty"
+    if len(value) > _MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return f"{key} must be one line of at most {_MAX_TEXT} characters"
+    if key == "email" and not _EMAIL.match(value.strip()):
+        return f"email {value!r} is not an e-mail address"
+    return None
+
+
+def problems(answers: Answers) -> list[str]:
+    """What is wrong with the answers, one message per answer; empty when all are fine."""
+    found = (problem(key, getattr(answers, key)) for key, _, _ in QUESTIONS)
+    return [p for p in found if p is not None]
+
+
+def render(answers: Answers) -> list[tree.File]:
+    """The files of the new project (paths relative to its folder)."""
+    context = {
+        "name": answers.project_name,
+        "description": answers.description.strip(),
+        "team": answers.team.strip(),
+        "author": answers.author.strip(),
+        "email": answers.email.strip(),
+    }
+    return tree.render_folder(resources.data_dir("project_template"), context)
+
+
+def check_rendered(folder: Path, environ: Mapping[str, str]) -> None:
+    """Parse every rendered file again: Python with ``ast``, YAML with PyYAML, and somlier.yaml
+    through the same validation as ``somlier validate``. A failure here is a template bug."""
+    from pipeline.config.project import check_file
+
+    for path in sorted(folder.rglob("*.py")):
+        ast.parse(path.read_bytes(), filename=str(path))
+    yaml.safe_load((folder / "MLproject").read_text(encoding="utf-8"))
+    report = check_file(folder / "somlier.yaml", str(folder / "somlier.yaml"), environ)
+    if not report.ok:
+        raise ConfigError(list(report.diagnostics))
+
+
+def create(
+    answers: Answers, parent: Path, environ: Mapping[str, str], *, dry_run: bool = False
+) -> tuple[Path, list[tree.File]]:
+    """Render the template into ``parent / project_name``; refuse bad answers and an existing
+    folder. With ``dry_run`` nothing is written."""
+    found = problems(answers)
+    if found:
+        raise UserError("; ".join(found), hint="answer again, or pass the flags (see --help)")
+    dest = parent / answers.project_name
+    if dest.exists() or dest.is_symlink():
+        raise UserError(
+            f"{dest} already exists", hint="choose another project name, or remove the folder"
+        )
+    files = render(answers)
+    if not dry_run:
+        tree.write_new(dest, files, lambda staged: check_rendered(staged, environ))
+    return dest, files
+
+
+def summary(
+    answers: Answers, dest: Path, files: list[tree.File], dry_run: bool
+) -> dict[str, object]:
+    """The stable ``--json`` object."""
+    return {
+        "project": answers.project_name,
+        "path": os.fspath(dest),
+        "answers": asdict(answers),
+        "files": sorted(f.path.as_posix() for f in files),
+        "dry_run": dry_run,
+    }
