@@ -198,6 +198,17 @@ def publish_pr_dags(
     )
 
 
+NOT_IN_ACTIONS = (
+    "runs the PR's code, which the issue_comment workflow never does (it holds the "
+    "repository's secrets): push to the PR to rebuild through its pull_request workflow, or "
+    "send the command to the platform's webhook receiver (`somlier api`)"
+)
+
+
+def _not_in_actions(command: Command, ctx: ActionContext) -> ActionResult:
+    return _result(False, f"`/{command.name}` {NOT_IN_ACTIONS}", {"refused": "github-actions"})
+
+
 def run_event(
     name: str,
     payload: dict[str, Any],
@@ -213,11 +224,16 @@ def run_event(
     from pipeline.config.settings import load_settings
 
     settings = load_settings(root, environ)
+    actions = action_table(root, settings, environ)
+    if environ.get("GITHUB_ACTIONS") == "true":
+        # issue_comment jobs hold the repository's secrets for comments on any PR, forks
+        # included: they never check out or run a PR's code, and /build and /dag would.
+        actions.update(build=_not_in_actions, dag=_not_in_actions)
     report = handle(
         name,
         payload,
         forge_for=forge_for(settings, environ),
-        actions=action_table(root, settings, environ),
+        actions=actions,
         dry_run=dry_run,
         log=lambda line: click.echo(line, err=True),
     )

@@ -43,6 +43,7 @@ def pr(fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_0123456789")
     monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
     monkeypatch.setenv("SOMLIER_GITHUB_PACE", "0")
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     return {"number": number, "fake": fake_github}
 
 
@@ -312,7 +313,13 @@ def test_build_runs_the_pr_head_with_the_default_branch_settings(
     import subprocess
 
     prefix = monorepo["prefix"]  # from main's platform.yaml; the PR's points elsewhere
-    for key in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_RUN_ID", "SLACK_BOT_TOKEN"):
+    for key in (
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_OUTPUT",
+        "GITHUB_RUN_ID",
+        "SLACK_BOT_TOKEN",
+        "GITHUB_ACTIONS",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_0123456789")
     monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
@@ -495,3 +502,23 @@ def test_dag_publishes_the_pr_heads_jobs_on_its_image(
     (reply,) = replies(fake_github, number)
     assert "**done**" in reply and f"opened the pull request #{dags_pr.number}" in reply
     assert source.rev("HEAD") == base
+
+
+def test_in_github_actions_build_and_dag_never_run_the_pr_code(
+    pr: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue_comment workflow holds the repository's secrets: /build and /dag, which run
+    the PR's code, are answered with where to do it instead; nothing is built or published."""
+    fake, number = pr["fake"], pr["number"]
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    payload = comment(fake, number, "/build alpha\n/dag", "alice")
+    assert event(tmp_path, payload) == 1
+    texts = replies(fake, number)
+    assert len(texts) == 2
+    for text in texts:
+        assert "pull_request workflow" in text and "somlier api" in text
+    assert {w for w in writes(fake)} <= {
+        REACT,
+        REPLY,
+        ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    }
