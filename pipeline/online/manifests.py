@@ -25,7 +25,7 @@ from pipeline.config.settings import PlatformSettings
 from pipeline.errors import StepFailed, UserError
 from pipeline.online import kube_validate
 from pipeline.online.request import DeployRequest
-from pipeline.render import Quoted
+from pipeline.render import Quoted, yaml_scalar
 from pipeline.render import render as render_template
 
 FOLDER = "deploy_templates/serving"
@@ -176,17 +176,13 @@ def serving_spec(
     )
 
 
-def _quote(value: Any) -> Quoted:
-    return Quoted(json.dumps(value, ensure_ascii=False))
-
-
 def _block(text: str, indent: int = 4) -> Quoted:
     """``text`` as a YAML literal block, readable in a diff. Safe for JSON from ``json.dumps``
     (ASCII, no blank lines, no line break inside a value): every line is indented, so none can
     end the block."""
     lines = text.splitlines()
     if any(not line.strip() for line in lines) or not text.isascii():
-        return _quote(text)
+        return yaml_scalar(text)
     return Quoted("|-\n" + "\n".join(" " * indent + line for line in lines))
 
 
@@ -229,10 +225,10 @@ def _values(spec: ServingSpec, release: Mapping[str, Any]) -> dict[str, Quoted |
         "host": f"{name}.{spec.namespace}.svc.cluster.local",
         "release_name": f"{name[:54].rstrip('-')}-release",
     }
-    values: dict[str, Quoted | None] = {key: _quote(value) for key, value in raw.items()}
+    values: dict[str, Quoted | None] = {key: yaml_scalar(value) for key, value in raw.items()}
     values["release_json"] = _block(json.dumps(release, indent=2, sort_keys=True))
-    values["node_selector"] = _quote(dict(spec.node_selector)) if spec.node_selector else None
-    values["tolerations"] = _quote(list(spec.tolerations)) if spec.tolerations else None
+    values["node_selector"] = yaml_scalar(dict(spec.node_selector)) if spec.node_selector else None
+    values["tolerations"] = yaml_scalar(list(spec.tolerations)) if spec.tolerations else None
     return values
 
 

@@ -15,7 +15,7 @@ from pipeline.config.settings import PlatformSettings
 from pipeline.errors import MissingDependency, StepFailed, UserError
 from pipeline.online.tracking import Tracking
 from pipeline.online.train import TrainPlan
-from pipeline.render import Quoted, render
+from pipeline.render import render, yaml_scalar
 
 TEMPLATE = "deploy_templates/training/job.yaml.j2"
 TTL_SECONDS = 7 * 24 * 3600  # finished Jobs (and their logs) stay a week
@@ -40,11 +40,6 @@ class RenderedJob:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "params": self.params, "image": self.image}
-
-
-def _q(value: Any) -> Quoted:
-    """JSON is YAML: a JSON literal (ASCII-escaped) is read back as exactly ``value``."""
-    return Quoted(json.dumps(value, ensure_ascii=True))
 
 
 def job_name(project: str, commit: str, index: int) -> str:
@@ -152,17 +147,17 @@ def render_jobs(
     for index, params in enumerate(plan.runs, 1):
         name = job_name(plan.config.name, commit, index)
         job = {
-            "name": _q(name),
-            "namespace": _q(settings.kubernetes.namespace),
-            "labels": [(_q(k), _q(v)) for k, v in labels.items()],
-            "ttl_seconds": _q(TTL_SECONDS),
-            "node_selector": [(_q(k), _q(v)) for k, v in node_selector.items()],
-            "tolerations": [_q(t) for t in tolerations],
-            "image": _q(image),
-            "command": _q(plan.argv(params)),
-            "env": [(_q(k), _q(v)) for k, v in env],
-            "requests": _q(requests) if requests else None,
-            "limits": _q(limits) if limits else None,
+            "name": yaml_scalar(name),
+            "namespace": yaml_scalar(settings.kubernetes.namespace),
+            "labels": [(yaml_scalar(k), yaml_scalar(v)) for k, v in labels.items()],
+            "ttl_seconds": yaml_scalar(TTL_SECONDS),
+            "node_selector": [(yaml_scalar(k), yaml_scalar(v)) for k, v in node_selector.items()],
+            "tolerations": [yaml_scalar(t) for t in tolerations],
+            "image": yaml_scalar(image),
+            "command": yaml_scalar(plan.argv(params)),
+            "env": [(yaml_scalar(k), yaml_scalar(v)) for k, v in env],
+            "requests": yaml_scalar(requests) if requests else None,
+            "limits": yaml_scalar(limits) if limits else None,
         }
         text = render(TEMPLATE, job=job)
         try:

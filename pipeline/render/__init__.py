@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from pipeline.render.environment import environment, render
-from pipeline.render.literals import Quoted, pyrepr
+from pipeline.render.literals import Quoted, pyrepr, yaml_scalar
 
-__all__ = ["Quoted", "environment", "pyrepr", "render"]
+__all__ = ["Quoted", "environment", "pyrepr", "render", "yaml_scalar"]

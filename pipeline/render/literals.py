@@ -8,8 +8,11 @@ something that would not parse, or would parse to something else.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
+
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
 
 
 class Quoted(str):
@@ -31,6 +34,35 @@ def pyrepr(value: Any) -> Quoted:
     ``__repr__`` they may override.
     """
     return Quoted(_literal(value, set()))
+
+
+def yaml_scalar(value: Any) -> Quoted:
+    """``value`` as a YAML flow scalar or collection: JSON text (JSON is YAML), so no value can
+    change the structure of the document it is written into. Text stays readable (Hangul is
+    written as is), but what YAML would read as a line break or refuses (C1 controls,
+    U+2028/U+2029, BOM, lone surrogates) is escaped, and a float always has a dot (YAML 1.1
+    reads ``1e+16`` as text). NaN and infinities are refused."""
+    text = _json(value)
+    return Quoted(_YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    if isinstance(value, float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} has no YAML form somlier writes")
+        text = repr(value)
+        if "e" in text and "." not in text:
+            mantissa, _, exponent = text.partition("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(k), ensure_ascii=False)}: {_json(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_json(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def _literal(value: Any, seen: set[int]) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import jinja2
 
 from pipeline.errors import UserError
-from pipeline.render import Quoted, environment
+from pipeline.render import Quoted, environment, yaml_scalar
 
 SUFFIX = ".j2"
 # Never part of a template, whatever lies in the folder of a source checkout.
@@ -42,7 +42,7 @@ class File:
 def _yaml(value: Any) -> Quoted:
     if isinstance(value, jinja2.Undefined):
         str(value)  # StrictUndefined: raises, naming the variable
-    return Quoted(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    return yaml_scalar(value)
 
 
 def _config(value: Any) -> Quoted:
