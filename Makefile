@@ -64,3 +64,8 @@ airflow:
 ## bench-dags: DagBag fill of 100 somlier DAG files vs the same 100 jobs through dag-factory
 bench-dags: $(STAMP) airflow
 	$(BIN)/python benchmarks/dags.py
+
+## bench-serve: the same registered model served by `mlflow models serve` and by `somlier online deploy`
+.PHONY: bench-serve
+bench-serve: $(STAMP)
+	$(BIN)/python benchmarks/serve.py

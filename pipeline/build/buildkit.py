@@ -106,11 +106,11 @@ def _buildkit_via(executable: str, env: Mapping[str, str]) -> str:
     client, _, api = version.stdout.strip().partition("|")
     if version.returncode != 0 or not client or not _api_at_least(api, (1, 39)):
         return ""
-    if proc.run(executable, "buildx", "version", env=env, check=False).returncode == 0:
-        return "buildx"
     major = client.split(".", 1)[0]
     if major.isdigit() and 18 <= int(major) < LEGACY_BUILDKIT_BEFORE:
         return "DOCKER_BUILDKIT=1"
+    if proc.run(executable, "buildx", "version", env=env, check=False).returncode == 0:
+        return "buildx"
     return ""
 
 
