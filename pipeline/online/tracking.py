@@ -9,6 +9,7 @@ monorepo root (or the current folder outside a repository), whose artifacts go n
 
 from __future__ import annotations
 
+import logging
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -107,6 +108,10 @@ def import_mlflow() -> Any:
         import mlflow
     except ImportError as exc:  # pragma: no cover - the dev environment has it
         raise MissingDependency("mlflow", "mlflow") from exc
+    # A new SQLite store announces its table creation and migrations at INFO: not the user's
+    # business (somlier prints what it did).
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return mlflow
 
 
