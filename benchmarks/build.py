@@ -27,7 +27,9 @@ Needs a Docker engine and a registry: ``.ci/services.sh start`` (``DOCKER_HOST``
 The base image is ``somlier-test/python:3.11-bookworm`` when the engine has it (``.ci/services.sh
 base-image``), else ``somlier-test/busybox:latest`` (``.ci/services.sh busybox-image``).
 
-Usage: ``.venv/bin/python benchmarks/build.py [--rounds N] [--base-image IMAGE] [--out DIR]``.
+Usage: ``.venv/bin/python benchmarks/build.py [--rounds N] [--base-image IMAGE] [--out DIR]
+[--buildkit auto|off]`` (auto: BuildKit on both sides, as somlier's default picks it; off: the
+classic builder on both).
 """
 
 from __future__ import annotations
@@ -137,8 +139,13 @@ def services() -> tuple[str, str]:
     return found["DOCKER_HOST"], found["SOMLIER_TEST_REGISTRY"]
 
 
+# --buildkit: "auto" (somlier's default: BuildKit through the Debian client, and so the floor's
+# docker build too) or "off" (the classic builder on both sides, through the SDK for somlier).
+BUILDKIT = {"mode": "auto"}
+
+
 def docker(host: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # the docker SDK's builder: the classic one
+    env = {**os.environ, "DOCKER_BUILDKIT": "1" if BUILDKIT["mode"] == "auto" else "0"}
     env.pop("DOCKER_HOST", None)
     done = subprocess.run([DOCKER, "-H", host, *args], env=env, capture_output=True, text=True)
     if check and done.returncode != 0:
@@ -157,6 +164,7 @@ def somlier_env(host: str, registry_url: str, image: str) -> dict[str, str]:
             "DOCKER_HOST": host,
             "SOMLIER__REGISTRY__URL": registry_url,
             "SOMLIER__BUILDER__BASE_IMAGE": image,
+            "SOMLIER__BUILDER__BUILDKIT": BUILDKIT["mode"],
         }
     )
     return env
@@ -236,8 +244,8 @@ import sys, time
 start = time.perf_counter()
 import pipeline.cli.main
 cli = time.perf_counter()
-from pipeline.build import context, engine, registry
-from pipeline.cli import images_cmd
+from pipeline.build import buildkit, context, engine, registry
+from pipeline.cli import images_cmd, step_edge
 from pipeline.config import settings
 from pipeline.monorepo import detect
 from pipeline.steps import flow, images
@@ -260,14 +268,16 @@ timed("git rev-parse --show-toplevel (_root)", images_cmd, "_root")
 timed("platform settings (load_settings)", settings, "load_settings")
 timed("change detection (detect)", detect, "detect")
 timed("read + validate the changed somlier.yaml", flow, "load_changed")
-timed("plan: list files, source hash, tags", flow, "plan")
-timed("registry client (_registry)", images_cmd, "_registry")
+timed("plan: list files, source hash, tags", images, "plan")
+timed("registry client (registry_for)", step_edge, "registry_for")
+timed("find a docker CLI that drives BuildKit", images_cmd, "_buildkit")
 timed("docker client: import SDK, connect, ping", engine.DockerBuilder, "__init__")
-timed("reports set-up (_reports)", images_cmd, "_reports")
+timed("reports set-up (reports_for)", step_edge, "reports_for")
 timed("registry: is src- there? (manifest)", registry.Registry, "manifest")
 timed("source tarball", context, "tarball")
-timed("docker build + tag + push (SDK)", engine.DockerBuilder, "build")
-timed("  of which: push of the 3 tags", engine.DockerBuilder, "_push")
+timed("build + tag + push", engine.DockerBuilder, "build")
+timed("  of which: docker build (BuildKit, CLI)", buildkit.BuildKitCli, "build")
+timed("  of which: push of the 3 tags (SDK)", engine.DockerBuilder, "_push")
 timed("the image step + reports (execute)", flow, "execute")
 sys.argv = ["somlier", *sys.argv[1:]]
 begin = time.perf_counter()
@@ -311,7 +321,14 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--base-image", help="default: the python test image when present")
+    parser.add_argument(
+        "--buildkit",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: BuildKit on both sides (somlier's default); off: the classic builder on both",
+    )
     args = parser.parse_args()
+    BUILDKIT["mode"] = args.buildkit
     if args.projects <= CHANGED:
         sys.exit(f"--projects must be more than {CHANGED}")
 

@@ -18,13 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenacity import (
-    retry,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
-
 from pipeline import proc
 from pipeline.errors import StepFailed
 
@@ -141,13 +134,36 @@ class Registry:
             ) from None
         self._tokens[scope] = data.get("token") or data.get("access_token", "")
 
-    @retry(
-        retry=retry_if_exception_type(_Transient),
-        stop=stop_after_attempt(4),
-        wait=wait_exponential(multiplier=0.5, max=8),
-        reraise=True,
-    )
     def _send(
+        self,
+        method: str,
+        path: str,
+        scope: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request, retried with backoff on 429, 5xx and dropped connections."""
+        # tenacity imported here: with tornado installed it costs ~30 ms at start-up.
+        from tenacity import (
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential,
+        )
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(4),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            reraise=True,
+        )
+        answer: tuple[int, dict[str, str], bytes] = retrying(
+            self._send_once, method, path, scope, headers=headers, body=body
+        )
+        return answer
+
+    def _send_once(
         self,
         method: str,
         path: str,
