@@ -5,6 +5,7 @@ and BuildKit needs the CLI's session (a client with ``buildx``, or a client befo
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -93,25 +94,24 @@ def _docker_executables(path: str) -> list[str]:
 
 
 def _buildkit_via(executable: str, env: Mapping[str, str]) -> str:
-    """``buildx``, ``DOCKER_BUILDKIT=1``, or "" when this client cannot build with BuildKit
-    (or cannot reach the engine)."""
-    version = proc.run(
-        executable,
-        "version",
-        "--format",
-        "{{.Client.Version}}|{{.Server.APIVersion}}",
-        env=env,
-        check=False,
-    )
-    client, _, api = version.stdout.strip().partition("|")
-    if version.returncode != 0 or not client or not _api_at_least(api, (1, 39)):
+    """``buildx``, ``DOCKER_BUILDKIT=1``, or "" when this client cannot build with BuildKit.
+    Client-side only (``docker --version`` does not reach the engine); the engine's API version
+    is checked by :class:`pipeline.build.engine.DockerBuilder`, which is connected anyway."""
+    version = proc.run(executable, "--version", env=env, check=False)
+    match = re.search(r"version (\d+)\.", version.stdout)
+    if version.returncode != 0 or match is None:
         return ""
-    major = client.split(".", 1)[0]
-    if major.isdigit() and 18 <= int(major) < LEGACY_BUILDKIT_BEFORE:
+    major = int(match.group(1))
+    if 18 <= major < LEGACY_BUILDKIT_BEFORE:
         return "DOCKER_BUILDKIT=1"
     if proc.run(executable, "buildx", "version", env=env, check=False).returncode == 0:
         return "buildx"
     return ""
+
+
+def engine_supports(api_version: str) -> bool:
+    """Whether an engine speaking ``api_version`` builds with BuildKit (Docker 18.09, API 1.39)."""
+    return _api_at_least(api_version, (1, 39))
 
 
 def _api_at_least(api: str, wanted: tuple[int, int]) -> bool:

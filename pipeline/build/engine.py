@@ -95,6 +95,11 @@ class DockerBuilder:
         buildkit: BuildKitCli | None = None,
     ) -> None:
         self._client = _client(docker_host)
+        if buildkit is not None:
+            from pipeline.build.buildkit import engine_supports
+
+            if not engine_supports(str(self._client.api_version)):
+                buildkit = None  # an engine before 18.09: the classic builder
         self._buildkit = buildkit
         self._auth = (
             {"username": credentials.username, "password": credentials.password}

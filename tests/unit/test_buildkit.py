@@ -36,3 +36,8 @@ def test_build_args_carry_tags_args_labels_cache_and_host_network() -> None:
 def test_off_finds_nothing_and_an_empty_path_finds_nothing() -> None:
     assert buildkit.find({"PATH": "/usr/bin"}, None, "off") is None
     assert buildkit.find({"PATH": ""}, None, "auto") is None
+
+
+def test_an_engine_before_18_09_builds_classic() -> None:
+    assert buildkit.engine_supports("1.41") and buildkit.engine_supports("1.39")
+    assert not buildkit.engine_supports("1.38") and not buildkit.engine_supports("")
