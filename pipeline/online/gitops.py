@@ -217,21 +217,13 @@ def _show(clone: DagsClone, rev: str, path: str) -> str | None:
 def _attempt(
     request: GitOpsRequest, clone: DagsClone, planner: Planner, log: Callable[[str], None]
 ) -> GitOpsResult | None:
-    branch_ref = f"refs/heads/{request.branch}"
-    asked = [f"refs/heads/{request.base_branch}"] if request.base_branch else []
-    remote = clone.ls_remote(*asked, branch_ref)
-    base = request.base_branch or remote.head
-    if base is None or f"refs/heads/{base}" not in remote.refs:
-        raise PublishError(
-            f"the deploy repository {request.repo} has no branch {base or '(default)'}",
-            hint="push a first commit to its default branch, or check github.deploy_repo",
-        )
-    wanted = {f"refs/heads/{base}": f"refs/remotes/origin/{base}"}
-    if branch_ref in remote.refs:
-        wanted[branch_ref] = f"refs/remotes/origin/{request.branch}"
-    fetched = clone.fetch(wanted)
-    base_sha = fetched[wanted[f"refs/heads/{base}"]]
-    branch_sha = fetched.get(wanted.get(branch_ref, ""))
+    fetched = clone.fetch_branches(
+        request.branch,
+        request.base_branch,
+        what=f"the deploy repository {request.repo}",
+        setting="github.deploy_repo",
+    )
+    base, base_sha, branch_sha = fetched.base, fetched.base_sha, fetched.branch_sha
 
     where = request.folder
     change = planner(_show(clone, base_sha, f"{where}/{RELEASE_FILE}"))

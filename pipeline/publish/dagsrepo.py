@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -90,6 +91,15 @@ def git_env(
     return env
 
 
+@dataclass(frozen=True)
+class Branches:
+    """A base branch and a work branch as fetched (see :meth:`DagsClone.fetch_branches`)."""
+
+    base: str
+    base_sha: str
+    branch_sha: str | None
+
+
 class DagsClone:
     """A scratch repository at ``path`` (created) for the dags repository at ``url``."""
 
@@ -128,6 +138,30 @@ class DagsClone:
         """The remote's default branch and the object ids of ``refs`` (full names) there."""
         out = self.git("ls-remote", "--symref", self.url, "HEAD", *refs).stdout
         return parse_ls_remote(out)
+
+    def fetch_branches(
+        self, branch: str, base_branch: str | None, *, what: str, setting: str
+    ) -> Branches:
+        """The base branch (``base_branch``, else the remote's default) and ``branch``, fetched:
+        their names and commit ids (``branch_sha`` None when the remote has no such branch).
+        ``what``/``setting`` name the repository in the error (``the dags repository``,
+        ``github.dags_repo``)."""
+        branch_ref = f"refs/heads/{branch}"
+        asked = [f"refs/heads/{base_branch}"] if base_branch else []
+        remote = self.ls_remote(*asked, branch_ref)
+        base = base_branch or remote.head
+        if base is None or f"refs/heads/{base}" not in remote.refs:
+            raise PublishError(
+                f"{what} has no branch {base or '(default)'}",
+                hint=f"push a first commit to its default branch, or check {setting}",
+            )
+        wanted = {f"refs/heads/{base}": f"refs/remotes/origin/{base}"}
+        if branch_ref in remote.refs:
+            wanted[branch_ref] = f"refs/remotes/origin/{branch}"
+        fetched = self.fetch(wanted)
+        return Branches(
+            base, fetched[wanted[f"refs/heads/{base}"]], fetched.get(wanted.get(branch_ref, ""))
+        )
 
     def fetch(self, refs: Mapping[str, str]) -> dict[str, str]:
         """Fetch ``{remote ref: local ref}`` one commit deep; the local ids fetched."""

@@ -92,21 +92,13 @@ def _attempt(
     request: PublishRequest, clone: DagsClone, attempt: int, say: Log
 ) -> PublishResult | None:
     """One read-decide-push round; ``None`` when the push lost a race."""
-    branch_ref = f"refs/heads/{request.branch}"
-    asked = [f"refs/heads/{request.base_branch}"] if request.base_branch else []
-    remote = clone.ls_remote(*asked, branch_ref)
-    base = request.base_branch or remote.head
-    if base is None or f"refs/heads/{base}" not in remote.refs:
-        raise PublishError(
-            f"the dags repository {request.repo} has no branch {base or '(default)'}",
-            hint="push a first commit to its default branch, or check github.dags_repo",
-        )
-    wanted = {f"refs/heads/{base}": f"refs/remotes/origin/{base}"}
-    if branch_ref in remote.refs:
-        wanted[branch_ref] = f"refs/remotes/origin/{request.branch}"
-    fetched = clone.fetch(wanted)
-    base_sha = fetched[wanted[f"refs/heads/{base}"]]
-    branch_sha = fetched.get(wanted.get(branch_ref, ""))
+    fetched = clone.fetch_branches(
+        request.branch,
+        request.base_branch,
+        what=f"the dags repository {request.repo}",
+        setting="github.dags_repo",
+    )
+    base, base_sha, branch_sha = fetched.base, fetched.base_sha, fetched.branch_sha
 
     pull: PullRef | None = None
     if branch_sha is not None and request.forge is not None:
