@@ -323,6 +323,17 @@ def test_a_missing_dags_repository_is_a_plain_error(
     assert "ls-remote" in caught.value.message
 
 
+def test_a_base_branch_the_repository_lacks_names_the_setting(
+    publish: Publish, origin: GitRepo
+) -> None:
+    before = origin.git("for-each-ref")
+    with pytest.raises(PublishError) as caught:
+        publish({"alpha_daily": dag("alpha_daily")}, base_branch="release")
+    assert caught.value.message.endswith("has no branch release")
+    assert "github.dags_repo" in caught.value.hint
+    assert origin.git("for-each-ref") == before  # nothing pushed
+
+
 def test_one_dag_without_pruning_keeps_the_others(publish: Publish, origin: GitRepo) -> None:
     """``somlier offline create --open-pr``: one hand-made DAG, the project's others kept."""
     publish({"alpha_daily": dag("alpha_daily"), "alpha_weekly": dag("alpha_weekly")})
