@@ -522,3 +522,94 @@ def test_in_github_actions_build_and_dag_never_run_the_pr_code(
         REPLY,
         ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
     }
+
+
+DEPLOY = "acme/mlops-deploy"
+
+
+def test_deploy_opens_the_gitops_pr_and_replies_with_it(
+    make_repo: Any,
+    fake_github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    docker_host: str,
+    busybox_image: str,
+    registry: str,
+) -> None:
+    """`/deploy MODEL VERSION` end to end: the comment, the permission check, the deploy flow of
+    `online deploy --use_k8s` (the serving image found in the registry by its tag, manifests
+    rendered and validated, pushed to the deploy repository), the PR there, the reply here."""
+    import os
+    import uuid
+
+    import yaml
+
+    from pipeline.forge.github import GitHubRepo
+    from pipeline.forge.pulls import PullRequests, Upserted
+    from pipeline.online import kube_validate
+    from tests.integration.test_kube_deploy import publish_serving_tag
+
+    prefix = f"chatops-{uuid.uuid4().hex[:8]}-"
+    digest = publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-classifier-v3")
+    origin = make_repo("mlops-deploy.git", bare=True)
+    seed = make_repo("seed")
+    seed.commit("initial", {"README.md": "# mlops-deploy\n"})
+    seed.git("push", "-q", f"file://{origin.path}", "main")
+    source = make_repo("ml-projects")
+    base = source.commit(
+        "monorepo",
+        {
+            ".somlier/platform.yaml": f"registry: {{url: '{registry}', image_prefix: {prefix},"
+            f" insecure: true}}\ngithub: {{deploy_repo: {DEPLOY}}}\n",
+        },
+    )
+
+    class Mirroring(PullRequests):  # the push to the bare origin, as GitHub would see it
+        def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
+            fake_github.mirror_commit(DEPLOY, origin.rev(f"refs/heads/{branch}"), branch)
+            return super().upsert(branch, base, **kwargs)
+
+    monkeypatch.setattr(GitHubRepo, "pulls", lambda self: Mirroring(self._repo, self.full_name))
+    for key in [k for k in os.environ if k.startswith(("SOMLIER__", "GITHUB_", "MLFLOW_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_0123456789")
+    monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
+    monkeypatch.setenv("SOMLIER_GITHUB_PACE", "0")
+    monkeypatch.setenv("SOMLIER_DEPLOY_CLONE_URL", f"file://{origin.path}")
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    fake_github.add_repo(DEPLOY)
+    fake_github.add_repo(REPO)
+    fake_github.add_collaborator(REPO, "alice", "write")
+    fake_github.mirror_commit(REPO, base, "main")
+    head = source.commit("a model change", {"projects/README.md": "models\n"})
+    fake_github.mirror_commit(REPO, head, "feature")
+    number = fake_github.add_pull(REPO, "feature", user="alice")
+    payload = comment(fake_github, number, "/deploy iris-classifier 3 --istio", "alice")
+    path = source.path.parent / "event.json"
+    path.write_text(json.dumps(payload))
+
+    argv = ["pipeline", "event", "--name", "issue_comment", "--path", str(path)]
+    code = main([*argv, "-C", str(source.path), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    (deploy_pr,) = fake_github.pulls(DEPLOY)
+    assert (
+        deploy_pr.pull is not None
+        and deploy_pr.pull.head_ref == "somlier/deploy/iris-classifier-dev"
+    )
+    names = origin.git("ls-tree", "-r", "--name-only", deploy_pr.pull.head_ref).split()
+    documents = [
+        yaml.safe_load(origin.git("show", f"{deploy_pr.pull.head_ref}:{name}"))
+        for name in names
+        if name.startswith("dev/iris-classifier/")
+    ]
+    kinds = {d["kind"] for d in documents}
+    assert {"Deployment", "Service", "VirtualService"} <= kinds
+    kube_validate.validate_manifests(
+        [d for d in documents if d["kind"] != "VirtualService"], kubernetes_version="1.30"
+    )
+    [deployment] = [d for d in documents if d["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"{registry}/{prefix}model-serving@{digest}"
+    (reply,) = replies(fake_github, number)
+    assert "**done**" in reply and f"#{deploy_pr.number}" in reply
