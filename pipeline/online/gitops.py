@@ -14,9 +14,6 @@ branch by every run (one commit), so the PR always shows exactly what merging de
 
 from __future__ import annotations
 
-import random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +28,7 @@ from pipeline.publish import Identity, PullForge, split_credentials
 from pipeline.publish.dagsrepo import DagsClone, PublishError
 from pipeline.publish.model import BRANCH, REPO
 from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode
-from pipeline.publish.publisher import ATTEMPTS, DELAY, backoff
+from pipeline.publish.publisher import ATTEMPTS, DELAY, with_retries
 
 RELEASE_FILE = "release.yaml"
 MARKER = "<!-- somlier:deploy {model} {env} -->"
@@ -182,31 +179,25 @@ def publish(
     """Write ``planner(current release.yaml)`` as ``<env>/<model>/`` on the branch (one commit
     on the default branch) and open or update its PR. A branch moved by a concurrent run is
     read again and the attempt repeated (bounded, jittered)."""
-    request.workdir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="gitops-", dir=request.workdir))
-    rng = random.Random()  # noqa: S311 (jitter, not a secret)
-    try:
-        clone = DagsClone(
-            scratch,
-            request.clone_url,
-            token=request.token,
-            identity=request.identity,
-            environ=environ,
-        )
-        for attempt in range(1, attempts + 1):
-            result = _attempt(request, clone, planner, log)
-            if result is not None:
-                return result
-            if attempt < attempts:
-                wait = backoff(attempt, delay, rng)
-                log(f"{request.branch} moved while deploying; retrying in {wait:.1f}s")
-                sleep(wait)
-        raise PublishError(
+    return with_retries(
+        lambda clone, _attempt_no: _attempt(request, clone, planner, log),
+        workdir=request.workdir,
+        prefix="gitops-",
+        clone_url=request.clone_url,
+        token=request.token,
+        identity=request.identity,
+        environ=environ,
+        attempts=attempts,
+        delay=delay,
+        sleep=sleep,
+        retrying=lambda _n, wait: log(
+            f"{request.branch} moved while deploying; retrying in {wait:.1f}s"
+        ),
+        gave_up=PublishError(
             f"{request.branch} kept moving; gave up after {attempts} attempts",
             hint="another deploy of this model runs at the same time: run this one again",
-        )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        ),
+    )
 
 
 def _show(clone: DagsClone, rev: str, path: str) -> str | None:

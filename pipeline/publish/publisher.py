@@ -21,17 +21,20 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
+from pipeline.config.settings import Secret
 from pipeline.forge.pulls import PullRef
 from pipeline.publish import plan
 from pipeline.publish.dagsrepo import DagsClone, PublishError, is_ancestor
-from pipeline.publish.model import PublishRequest, PublishResult, Status
+from pipeline.publish.model import Identity, PublishRequest, PublishResult, Status
 
 ATTEMPTS = 5
 DELAY = 0.5  # seconds before the second attempt; doubled each time, jittered
 MAX_DELAY = 8.0
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 
 
 def backoff(attempt: int, delay: float, rng: random.Random) -> float:
@@ -58,32 +61,64 @@ def publish_dags(
     ``environ``: where PATH and proxy settings for git come from (read at the CLI edge).
     """
     say = log or (lambda _text: None)
-    request.workdir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f"publish-{request.project}-", dir=request.workdir))
-    rng = random.Random()  # noqa: S311 (jitter, not a secret)
-    try:
-        clone = DagsClone(
-            scratch,
-            request.clone_url,
-            token=request.token,
-            identity=request.identity,
-            environ=environ,
+
+    def retrying(attempt: int, wait: float) -> None:
+        say(
+            f"{request.project}: {request.branch} moved while publishing; "
+            f"retrying in {wait:.1f}s (attempt {attempt + 1}/{attempts})"
         )
-        for attempt in range(1, attempts + 1):
-            result = _attempt(request, clone, attempt, say)
-            if result is not None:
-                return result
-            if attempt < attempts:
-                wait = backoff(attempt, delay, rng)
-                say(
-                    f"{request.project}: {request.branch} moved while publishing; "
-                    f"retrying in {wait:.1f}s (attempt {attempt + 1}/{attempts})"
-                )
-                sleep(wait)
-        raise PublishError(
+
+    return with_retries(
+        lambda clone, attempt: _attempt(request, clone, attempt, say),
+        workdir=request.workdir,
+        prefix=f"publish-{request.project}-",
+        clone_url=request.clone_url,
+        token=request.token,
+        identity=request.identity,
+        environ=environ,
+        attempts=attempts,
+        delay=delay,
+        sleep=sleep,
+        retrying=retrying,
+        gave_up=PublishError(
             f"{request.project}: {request.branch} kept moving; gave up after {attempts} attempts",
             hint="other runs are publishing this project at the same time: run this one again",
-        )
+        ),
+    )
+
+
+def with_retries(
+    attempt: Callable[[DagsClone, int], T | None],
+    *,
+    workdir: Path,
+    prefix: str,
+    clone_url: str,
+    token: Secret | None,
+    identity: Identity,
+    environ: Mapping[str, str],
+    attempts: int,
+    delay: float,
+    sleep: Callable[[float], None],
+    retrying: Callable[[int, float], None],
+    gave_up: PublishError,
+) -> T:
+    """Run ``attempt(clone, n)`` in a scratch clone of ``clone_url`` until it returns a result
+    (``None``: a push lost a race), at most ``attempts`` times with jittered backoff between
+    (``retrying(n, wait)`` says so); then raise ``gave_up``. The scratch folder is removed."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=workdir))
+    rng = random.Random()  # noqa: S311 (jitter, not a secret)
+    try:
+        clone = DagsClone(scratch, clone_url, token=token, identity=identity, environ=environ)
+        for n in range(1, attempts + 1):
+            result = attempt(clone, n)
+            if result is not None:
+                return result
+            if n < attempts:
+                wait = backoff(n, delay, rng)
+                retrying(n, wait)
+                sleep(wait)
+        raise gave_up
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
