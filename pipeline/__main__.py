@@ -1,5 +1,5 @@
 """``python -m pipeline`` is ``somlier``."""
 
-from pipeline.cli.main import entry
+from pipeline.cli.entry import entry
 
 entry()

@@ -6,7 +6,7 @@ turns it into a message and an exit code. Anything else that escapes is a bug (e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_STEP_FAILED = 1
@@ -15,9 +15,9 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    """One finding in one file, printed as ``path:line:col: error: message``."""
+class Diagnostic(NamedTuple):
+    """One finding in one file, printed as ``path:line:col: error: message``. (A NamedTuple, not
+    a dataclass: every CLI start imports this module, and dataclasses pulls in inspect.)"""
 
     path: str
     line: int  # 1-based; 0 when the whole file is at fault

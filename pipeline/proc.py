@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from pipeline.errors import StepFailed, UserError
 
 _TAIL = 2000  # characters of output kept in an error message
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
+    """What a finished child left: its argv, exit code and both streams as text. (A NamedTuple,
+    not a dataclass: every CLI start imports this module, and dataclasses pulls in inspect.)"""
+
     argv: tuple[str, ...]
     returncode: int
     stdout: str

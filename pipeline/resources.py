@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +30,12 @@ def schema(name: str) -> dict[str, Any]:
     path = data_dir("schemas") / f"{name}.schema.json"
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """somlier's folder in the user's cache (``$XDG_CACHE_HOME/somlier``, else
+    ``~/.cache/somlier``): compiled validators, validated settings, probes of local tools, wheels.
+    Everything there is derived and keyed by what it was made from: deleting it only costs time."""
+    base = environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base else Path(environ.get("HOME") or "~") / ".cache"
+    return root.expanduser() / "somlier"

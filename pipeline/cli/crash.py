@@ -12,13 +12,12 @@ from pathlib import Path
 
 import click
 
-from pipeline import __version__
+from pipeline import __version__, resources
 from pipeline.errors import EXIT_INTERNAL
 
 
 def _log_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "somlier"
+    return resources.cache_dir()
 
 
 def _system() -> str:

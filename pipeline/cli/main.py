@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import click
 
 from pipeline import __version__
+from pipeline.cli.entry import guarded
 from pipeline.cli.lazy import LazyGroup
-from pipeline.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, SomlierError
+from pipeline.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -42,14 +43,20 @@ def cli() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code; never raises (but for SystemExit from --help)."""
+    """Run the CLI through click and return its exit code; never raises (but for SystemExit from
+    --help). The console script is :func:`pipeline.cli.entry.main`, which may take a faster way
+    in for a command CI runs on every push."""
     args = list(sys.argv[1:] if argv is None else argv)
+    return guarded(lambda: run_click(args), args)
+
+
+def run_click(args: list[str]) -> int:
+    """``args`` through the click application; click's own failures (usage errors, Ctrl-C at a
+    prompt, ``--help``'s exit) become exit codes here, every other one in
+    :func:`~pipeline.cli.entry.guarded`."""
     try:
         result = cli.main(args=args, prog_name="somlier", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
@@ -57,18 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USER_ERROR if exc.exit_code == 2 else exc.exit_code
-    except SomlierError as exc:
-        click.echo(exc.render(), err=True)
-        return exc.exit_code
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # the last resort: a bug, reported with a log
-        from pipeline.cli import crash
-
-        return crash.report(exc, args)
     return result if isinstance(result, int) else 0
 
 
 def entry() -> None:
-    """The console script."""
+    """The console script of earlier installs (now :func:`pipeline.cli.entry.entry`)."""
     sys.exit(main())

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from pipeline.cli.lazy import LazyGroup
 from pipeline.cli.options import json_option, repo_option
-from pipeline.errors import EXIT_OK
-
-if TYPE_CHECKING:
-    from pipeline.monorepo.report import Report
 
 
 @click.group(
@@ -49,25 +42,6 @@ def changed(base: str, head: str, as_json: bool, matrix: bool, repo: Path | None
     if as_json and matrix:
         raise click.UsageError("--json and --matrix are two forms of the output: pick one")
     # Imported here, not at the top: every somlier command imports this module.
-    from pipeline.monorepo import detect, report
+    from pipeline.cli import changed_run
 
-    found = detect.detect(repo or Path.cwd(), base, head, os.environ)
-    if as_json:
-        click.echo(json.dumps(report.as_json(found), indent=2))
-    elif matrix:
-        click.echo(json.dumps(report.as_matrix(found), separators=(",", ":")))
-    else:
-        for line in report.as_text(found):
-            click.echo(line)
-        click.echo(_summary(found), err=True)
-    return EXIT_OK
-
-
-def _summary(found: Report) -> str:
-    count = len(found.projects)
-    text = f"{count} project{'s' if count != 1 else ''} changed"
-    if found.all:
-        text += " (all: a global path changed)"
-    if found.deleted:
-        text += f", {len(found.deleted)} deleted"
-    return f"{text}; merge base {found.merge_base[:12]}"
+    return changed_run.run(changed_run.Options(base, head, as_json, matrix, repo))

@@ -36,8 +36,7 @@ def _cache_file(name: str) -> Path:
 
     text = json.dumps(resources.schema(name), sort_keys=True)
     key = hashlib.sha256(f"{text}|{sys.version}|{fastjsonschema.VERSION}".encode()).hexdigest()[:20]
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "somlier" / "validators" / f"{name}-{key}.marshal"
+    return resources.cache_dir() / "validators" / f"{name}-{key}.marshal"
 
 
 @functools.cache

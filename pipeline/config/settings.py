@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline import resources
-from pipeline.config import schema, yamlsafe
-from pipeline.config.interpolate import interpolate_tree
+from pipeline.config import settings_cache
 from pipeline.errors import ConfigError, Diagnostic, UserError
 
 FILENAME = Path(".somlier") / "platform.yaml"
@@ -196,6 +195,8 @@ def _env_value(raw: str, path: list[str]) -> Any:
     """Strings stay as written; other types are read as YAML (``4``, ``true``, ``[a, b]``)."""
     if _subschema(path).get("type", "string") == "string":
         return raw
+    from pipeline.config import yamlsafe
+
     return yamlsafe.parse_value(raw)
 
 
@@ -255,8 +256,27 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
 
 
 def load_settings(root: Path | None, environ: Mapping[str, str]) -> PlatformSettings:
-    """Settings of the monorepo at ``root`` (``None``: defaults and environment only)."""
+    """Settings of the monorepo at ``root`` (``None``: defaults and environment only).
+
+    A load that succeeded before with the same inputs is read back from
+    :mod:`~pipeline.config.settings_cache` instead of parsed and validated again."""
     path = root / FILENAME if root is not None else None
+    entry = settings_cache.key(root, environ)
+    stored = settings_cache.load(entry, environ)
+    if stored is not None:
+        return _build(stored["data"], path if path is not None and path.is_file() else None)
+    data, source = _validated(path, environ)
+    settings = _build(data, source)
+    settings_cache.store(entry, environ, data, settings.monorepo.global_paths)
+    return settings
+
+
+def _validated(path: Path | None, environ: Mapping[str, str]) -> tuple[dict[str, Any], Path | None]:
+    """The data of the file at ``path`` (if it is one) with the environment's overrides applied,
+    validated; and the file, if read."""
+    from pipeline.config import schema, yamlsafe
+    from pipeline.config.interpolate import interpolate_tree
+
     node = None
     shown = str(path) if path is not None else "environment"
     data: dict[str, Any] = {}
@@ -289,4 +309,4 @@ def load_settings(root: Path | None, environ: Mapping[str, str]) -> PlatformSett
             line, col = schema.locate(node, f.path, f.at_key) if node is not None else (0, 0)
             diags.append(Diagnostic(shown, line, col, f.message, f.hint))
         raise ConfigError(sorted(diags, key=lambda d: (d.path, d.line, d.col)))
-    return _build(data, path)
+    return data, path

@@ -97,7 +97,13 @@ def _holds_exactly(root: Path, folders: Iterable[str], listed: Iterable[str]) ->
 
 def global_paths(root: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
     """``monorepo.global_paths`` of the platform settings (``.somlier/platform.yaml``, validated
-    as a whole, and ``SOMLIER__…`` variables)."""
+    as a whole, and ``SOMLIER__…`` variables): from the settings cache when this monorepo's
+    settings were loaded before, which spares importing and defining them."""
+    from pipeline.config import settings_cache
+
+    cached = settings_cache.global_paths(root, environ)
+    if cached is not None:
+        return cached
     from pipeline.config.settings import load_settings
 
     return load_settings(root, environ).monorepo.global_paths

@@ -72,3 +72,14 @@ def as_text(report: Report) -> list[str]:
     lines = [f"{p.name} ({p.path}): {'; '.join(p.reasons)}" for p in report.projects]
     lines += [f"{d.name} ({d.path}): deleted" for d in report.deleted]
     return lines
+
+
+def summary(report: Report) -> str:
+    """The one-line summary printed after the text form."""
+    count = len(report.projects)
+    text = f"{count} project{'s' if count != 1 else ''} changed"
+    if report.all:
+        text += " (all: a global path changed)"
+    if report.deleted:
+        text += f", {len(report.deleted)} deleted"
+    return f"{text}; merge base {report.merge_base[:12]}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import resources
 from pipeline.config.settings import PlatformSettings, Secret
 
 if TYPE_CHECKING:
@@ -75,7 +76,6 @@ def adapters_for(
     clone_url = environ.get("SOMLIER_DEPLOY_CLONE_URL") or (
         f"{server}/{repo}.git" if repo else None
     )
-    cache = environ.get("XDG_CACHE_HOME") or str(Path(environ.get("HOME", "~")) / ".cache")
     return KubeAdapters(
         registry=registry_for(settings, environ),
         builder_factory=factory,
@@ -83,5 +83,5 @@ def adapters_for(
         token=token,
         clone_url=clone_url,
         environ={k: v for k, v in environ.items() if not k.startswith(("SOMLIER__", "GITHUB_T"))},
-        wheel_cache=Path(cache).expanduser() / "somlier" / "wheels",
+        wheel_cache=resources.cache_dir(environ) / "wheels",
     )

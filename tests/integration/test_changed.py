@@ -1,5 +1,6 @@
 """``somlier pipeline changed`` on real git repositories: golden scenarios, shallow clones,
-errors and exit codes, through ``pipeline.cli.main.main``."""
+errors and exit codes, through both ways in: the console script's fast path
+(``pipeline.cli.entry.main``) and the click application (``pipeline.cli.main.main``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pipeline.cli.main import main
+from pipeline.cli import entry
+from pipeline.cli import main as click_app
+
+main = click_app.main
 
 if TYPE_CHECKING:
     from conftest import GitRepo
@@ -55,6 +59,13 @@ def base_tree() -> dict[str, Any]:
         **project("projects/team", "team-root"),
         **project("projects/team/inner", "team-inner"),
     }
+
+
+@pytest.fixture(autouse=True, params=["fast", "click"])
+def way_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs through the console script's fast path and through click."""
+    way = entry.main if request.param == "fast" else click_app.main
+    monkeypatch.setitem(globals(), "main", way)
 
 
 @pytest.fixture

@@ -10,8 +10,12 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import GitRepo
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +134,47 @@ def test_help_and_validate_do_not_import_heavy_modules() -> None:
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_pipeline_changed_starts_without_click_or_the_settings_once_they_are_known(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
+    """The console script runs ``pipeline changed`` without click; from the second run on, the
+    platform settings come from the cache: no YAML loader, no schema, no settings classes."""
+    git_repo.commit(
+        "base",
+        {
+            ".somlier/platform.yaml": "monorepo: {global_paths: [.somlier/platform.yaml]}\n",
+            "projects/a/somlier.yaml": "project:\n  name: a\n",
+            "projects/a/main.py": "print(1)\n",
+        },
+    )
+    git_repo.git("switch", "-q", "-c", "feature")
+    git_repo.commit("change", {"projects/a/main.py": "print(2)\n"})
+    code = textwrap.dedent(f"""
+        import sys
+        from pipeline.cli.entry import main
+        args = ["pipeline", "changed", "--base", "main", "--matrix"]
+        code = main([*args, "-C", {str(git_repo.path)!r}])
+        loaded = {{"click", "yaml", "pipeline.config.settings", "pipeline.config.schema"}}
+        print(code, sorted(m for m in sys.modules if m in loaded))
+    """)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        ).stdout.splitlines()
+        for _ in range(2)
+    ]
+    matrix = '{"include":[{"project":"a","path":"projects/a"}]}'
+    assert runs[0][0] == runs[1][0] == matrix
+    assert runs[0][1].startswith("0 [") and "click" not in runs[0][1]
+    assert runs[1][1] == "0 []"
+    # --help and usage errors are click's, through the same console script.
+    done = somlier("pipeline", "changed", "--help")
+    assert done.returncode == 0 and "--base REF" in done.stdout
+    done = somlier("pipeline", "changed", "--json", "--matrix", "--base", "main")
+    assert done.returncode == 2 and "--json and --matrix are two forms" in done.stderr
 
 
 def test_config_run_json_lines_and_exit_code(tmp_path: Path) -> None:
