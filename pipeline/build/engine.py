@@ -1,5 +1,8 @@
-"""The ``docker`` builder: the docker SDK against the local engine (``DOCKER_HOST`` or the
-standard socket). Builds with host networking, streams the log, and pushes every tag."""
+"""The ``docker`` builder against the local engine (``DOCKER_HOST`` or the standard socket):
+builds with host networking, streams the log, and pushes every tag. With a docker CLI that
+drives BuildKit (:mod:`pipeline.build.buildkit`) the build, the tags and the push go through that
+CLI and the docker SDK is not imported; otherwise the docker SDK uses the engine's classic
+builder and pushes through the API."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.build.refs import ImageName
-from pipeline.build.registry import Credentials
+from pipeline.build.registry import Credentials, Registry
 from pipeline.errors import MissingDependency, StepFailed, UserError
 
 if TYPE_CHECKING:
@@ -86,26 +89,42 @@ def _client(docker_host: str | None) -> Any:
 
 class DockerBuilder:
     """Builds with BuildKit through ``buildkit`` (see :mod:`pipeline.build.buildkit`) when given
-    one, else with the engine's classic builder through the API; tags and pushes through the API."""
+    one and the engine supports it, else with the engine's classic builder through the API."""
 
     def __init__(
         self,
         docker_host: str | None,
         credentials: Credentials | None = None,
         buildkit: BuildKitCli | None = None,
+        registry: Registry | None = None,
     ) -> None:
-        self._client = _client(docker_host)
+        """``registry``: the client of the images' registry; with BuildKit, the tags after the
+        first are set there instead of pushed again."""
+        self._docker_host = docker_host
+        self._registry = registry
+        self._sdk: Any = None
         if buildkit is not None:
             from pipeline.build.buildkit import engine_supports
 
-            if not engine_supports(str(self._client.api_version)):
+            # One GET /_ping: connects (a clear error when there is no engine) and says
+            # whether the engine is recent enough; the SDK is not needed for that.
+            if not engine_supports(buildkit.engine_api_version(docker_host)):
                 buildkit = None  # an engine before 18.09: the classic builder
         self._buildkit = buildkit
+        if buildkit is None:
+            self._sdk = _client(docker_host)
         self._auth = (
             {"username": credentials.username, "password": credentials.password}
             if credentials is not None
             else None
         )
+
+    @property
+    def _client(self) -> Any:
+        """The docker SDK's client, connected on first use (the classic builder, local tags)."""
+        if self._sdk is None:
+            self._sdk = _client(self._docker_host)
+        return self._sdk
 
     def has(self, ref: str) -> bool:
         import docker
@@ -123,17 +142,20 @@ class DockerBuilder:
     def build(self, job: BuildJob, log: Callable[[str], None]) -> Built:
         tail = emit = LogTail(log)
         if self._buildkit is not None:
-            built = self._buildkit.build(job, emit)
+            built = self._buildkit.build(job, emit)  # tagged with every tag
             if built is None:
                 raise BuildFailed(f"the image of {job.project} did not build", tuple(tail))
             image_id = built
         else:
             image_id = self._classic_build(job, emit, tail)
-        for tag in job.tags[1:]:
-            self._client.tag(image_id, str(job.image), tag=tag)
+            for tag in job.tags[1:]:
+                self._client.tag(image_id, str(job.image), tag=tag)
         digest = None
         if job.push and job.image.registry:
-            digest = self._push(job, emit, tail)
+            if self._buildkit is not None and self._auth is None:
+                digest = self._push_cli(self._buildkit, job, emit, tail)
+            else:
+                digest = self._push(job, emit, tail)
         return Built(image_id, digest, tuple(tail))
 
     def _classic_build(self, job: BuildJob, emit: Callable[[str], None], tail: LogTail) -> str:
@@ -182,3 +204,44 @@ class DockerBuilder:
         if not digest:
             raise BuildFailed(f"the registry did not report a digest for {job.image}", tuple(tail))
         return digest
+
+    def _push_cli(
+        self, cli: BuildKitCli, job: BuildJob, emit: Callable[[str], None], tail: LogTail
+    ) -> str:
+        """``docker push`` of the first tag (the credentials are the CLI's: the docker config);
+        the others point at the same manifest registry-side when a registry client is given
+        (what a cache hit does: no layer is looked at again), else are pushed one by one."""
+        digest = ""
+        pushes = job.tags if self._registry is None else job.tags[:1]
+        for tag in pushes:
+            started = time.monotonic()
+            pushed = cli.push(job.image.ref(tag), emit)
+            if pushed is None:
+                raise BuildFailed(f"pushing {job.image.ref(tag)} failed", tuple(tail))
+            digest = pushed
+            emit(f"pushed {job.image.ref(tag)} in {time.monotonic() - started:.1f}s")
+        if self._registry is not None:
+            digest = self._retag(self._registry, job, emit, tail)
+        if not digest:
+            raise BuildFailed(f"the registry did not report a digest for {job.image}", tuple(tail))
+        return digest
+
+    def _retag(
+        self, registry: Registry, job: BuildJob, emit: Callable[[str], None], tail: LogTail
+    ) -> str:
+        """Tag ``job.tags[1:]`` registry-side like ``job.tags[0]``; the registry's digest."""
+        started = time.monotonic()
+        try:
+            manifest = registry.manifest(job.image.repository, job.tags[0])
+            if manifest is None:
+                raise BuildFailed(f"{job.image.ref(job.tags[0])} is not in the registry", ())
+            registry.retag(job.image.repository, manifest, job.tags[1:])
+        except StepFailed as exc:
+            emit(exc.message)
+            raise BuildFailed(exc.message, tuple(tail)) from None
+        if job.tags[1:]:
+            emit(
+                f"tagged {', '.join(job.tags[1:])} registry-side "
+                f"in {time.monotonic() - started:.1f}s"
+            )
+        return manifest.digest

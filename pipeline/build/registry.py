@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,6 +31,8 @@ MANIFEST_TYPES = ", ".join(
     ]
 )
 _TIMEOUT = 30
+_ATTEMPTS = 4  # per request, on 429, 5xx and dropped connections
+_FIRST_WAIT = 0.5  # seconds; doubling after each further failure
 
 
 class RegistryError(StepFailed):
@@ -143,8 +146,14 @@ class Registry:
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """One request, retried with backoff on 429, 5xx and dropped connections."""
-        # tenacity imported here: with tornado installed it costs ~30 ms at start-up.
+        """One request, retried with backoff on 429, 5xx and dropped connections: up to 4
+        attempts, waiting 0.5, 1 and 2 s (exponential, at most 8 s) between them."""
+        try:
+            return self._send_once(method, path, scope, headers=headers, body=body)
+        except _Transient:
+            time.sleep(_FIRST_WAIT)
+        # tenacity imported only once a request failed: with tornado installed (the dev extras
+        # bring it) its import alone takes ~30 ms, on every run.
         from tenacity import (
             Retrying,
             retry_if_exception_type,
@@ -154,8 +163,8 @@ class Registry:
 
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(4),
-            wait=wait_exponential(multiplier=0.5, max=8),
+            stop=stop_after_attempt(_ATTEMPTS - 1),
+            wait=wait_exponential(multiplier=2 * _FIRST_WAIT, max=8),
             reraise=True,
         )
         answer: tuple[int, dict[str, str], bytes] = retrying(

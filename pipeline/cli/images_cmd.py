@@ -15,7 +15,6 @@ import click
 
 from pipeline.cli import step_edge
 from pipeline.cli.options import json_option, repo_option
-from pipeline.cli.publish_edge import publish_merged
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
@@ -103,9 +102,13 @@ def _run(
         factory = partial(CloudBuildBuilder, cloud, api_endpoint=api, storage_endpoint=gcs)
     else:
         buildkit = _buildkit(settings.builder.buildkit, environ) if planned else None
-        factory = partial(DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit)
+        factory = partial(
+            DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit, registry=registry
+        )
     if planned:
-        factory()  # fail early and plainly: no engine, no credentials, settings missing
+        # Fail early and plainly (no engine, no credentials, settings missing); the first
+        # worker then builds with this builder instead of connecting again.
+        factory = _first_then(factory(), factory)
     step = ImageStep(
         root,
         sha,
@@ -130,6 +133,8 @@ def _run(
     )
     dags: list[dict[str, Any]] = []
     if trigger == "main" and settings.github.dags_repo and (configs or deleted):
+        from pipeline.cli.publish_edge import publish_merged
+
         dags = publish_merged(root, sha, configs, result.outcomes, deleted, settings, environ)
     if as_json:
         from pipeline.steps import report
@@ -294,8 +299,9 @@ def event(
 def _buildkit(mode: str, environ: Mapping[str, str]) -> BuildKitCli | None:
     """The docker CLI that builds with BuildKit (builder.buildkit), said once in the log."""
     from pipeline.build import buildkit
+    from pipeline.resources import cache_dir
 
-    found = buildkit.find(environ, environ.get("DOCKER_HOST"), mode)
+    found = buildkit.find(environ, environ.get("DOCKER_HOST"), mode, cache=cache_dir(environ))
     if found is None and mode == "on":
         raise UserError(
             "builder.buildkit is on, but no docker CLI on PATH can build with BuildKit",
@@ -306,3 +312,16 @@ def _buildkit(mode: str, environ: Mapping[str, str]) -> BuildKitCli | None:
     elif mode == "auto":
         click.echo("BuildKit: no docker CLI on PATH can drive it; the classic builder", err=True)
     return found
+
+
+def _first_then(first: Any, factory: Callable[[], Any]) -> Callable[[], Any]:
+    """A factory that returns ``first`` once (to one thread), then new builders."""
+    spare = [first]
+
+    def make() -> Any:
+        try:
+            return spare.pop()  # atomic: only one worker gets it
+        except IndexError:
+            return factory()
+
+    return make

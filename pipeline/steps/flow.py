@@ -7,17 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pipeline.build.outcome import Outcome
 from pipeline.build.refs import BuildContext
-from pipeline.config.model import ProjectConfig
 from pipeline.config.project import load_project
-from pipeline.forge.github import Comment
-from pipeline.notify.message import Message
 from pipeline.steps import report
-from pipeline.steps.event import DefaultBranchBuild, PullRequestBuild
-from pipeline.steps.images import ImageStep, Planned
+
+if TYPE_CHECKING:  # annotations only: the forge loads when a GitHub token is configured
+    from pipeline.build.outcome import Outcome
+    from pipeline.config.model import ProjectConfig
+    from pipeline.forge.github import Comment
+    from pipeline.notify.message import Message
+    from pipeline.steps.event import DefaultBranchBuild, PullRequestBuild
+    from pipeline.steps.images import ImageStep, Planned
 
 STATUS_PREFIX = "somlier/build/"
 
@@ -177,6 +179,8 @@ def execute(
 
 def context_for(decision: PullRequestBuild | DefaultBranchBuild) -> tuple[BuildContext, str, str]:
     """(build context, base revision, head revision) of an event decision."""
+    from pipeline.steps.event import PullRequestBuild
+
     if isinstance(decision, PullRequestBuild):
         return (
             BuildContext("pr", decision.head_sha, decision.number),

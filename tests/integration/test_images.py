@@ -16,6 +16,7 @@ from pipeline.build.registry import Registry
 from pipeline.config.project import load_project
 from pipeline.config.settings import Builder, Monorepo, PlatformSettings
 from pipeline.config.settings import Registry as RegistrySettings
+from pipeline.errors import UserError
 from pipeline.steps.images import ImageStep, plan
 from tests.integration.services import manifest_digest
 
@@ -274,9 +275,77 @@ def test_buildkit_builds_label_push_and_fail_per_project(
         assert manifest_digest(registry, alpha.image.split("/", 1)[1], tag) == alpha.digest
     import docker
 
-    labels = docker.APIClient(base_url=docker_host).inspect_image(
-        f"{alpha.image}:{alpha.tags[0]}"
-    )["Config"]["Labels"]
+    labels = docker.APIClient(base_url=docker_host).inspect_image(f"{alpha.image}:{alpha.tags[0]}")[
+        "Config"
+    ]["Labels"]
     assert labels["org.opencontainers.image.revision"] == sha
     assert not broken.ok and broken.digest is None and "did not build" in broken.error
     assert any("about to fail" in line for line in broken.log_tail)
+
+
+def test_buildkit_pushes_the_first_tag_and_tags_the_others_registry_side(
+    repo: Path, docker_host: str, registry: str, busybox_image: str
+) -> None:
+    """What ``somlier pipeline build`` does with BuildKit: every tag is set at build time in
+    the engine, the first is pushed with ``docker push``, the others point at the same
+    manifest registry-side; the reported digest is the registry's."""
+    cli = buildkit.find({"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, docker_host, "auto")
+    assert cli is not None
+    settings = settings_for(registry, busybox_image, f"bkr{uuid.uuid4().hex[:10]}")
+    sha = git(repo, "rev-parse", "HEAD")
+    [alpha], lines = run_step(
+        repo,
+        docker_host,
+        registry,
+        settings,
+        BuildContext("pr", sha, 12),
+        ["projects/alpha"],
+        builder=lambda: DockerBuilder(
+            docker_host, buildkit=cli, registry=Registry(registry, insecure=True)
+        ),
+    )
+    assert alpha.ok and alpha.pushed and not alpha.cache_hit, alpha.error
+    assert alpha.digest is not None and alpha.digest.startswith("sha256:")
+    repository = alpha.image.split("/", 1)[1]
+    for tag in alpha.tags:
+        assert manifest_digest(registry, repository, tag) == alpha.digest
+    assert sum(line.startswith("alpha: pushed ") for line in lines) == 1
+    assert any("registry-side" in line for line in lines)
+    local = subprocess.run(
+        ["/usr/bin/docker", "-H", docker_host, "image", "ls", "--format", "{{.Tag}}", alpha.image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert set(alpha.tags) <= set(local)  # the engine has every tag too, as before
+
+
+def test_a_failed_push_fails_its_project_with_the_log(
+    repo: Path, docker_host: str, registry: str, busybox_image: str
+) -> None:
+    cli = buildkit.find({"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, docker_host, "auto")
+    assert cli is not None
+    # The image goes to a port where no registry listens; the cache look-up asks the real one.
+    settings = settings_for("127.0.0.1:9", busybox_image, f"dead{uuid.uuid4().hex[:8]}")
+    sha = git(repo, "rev-parse", "HEAD")
+    [alpha], _ = run_step(
+        repo,
+        docker_host,
+        registry,
+        settings,
+        BuildContext("manual", sha),
+        ["projects/alpha"],
+        builder=lambda: DockerBuilder(docker_host, buildkit=cli),
+    )
+    assert not alpha.ok and not alpha.pushed and alpha.digest is None
+    assert alpha.error == f"pushing {alpha.image}:{alpha.tags[0]} failed"
+    assert any("127.0.0.1:9" in line for line in alpha.log_tail)  # the CLI's own words
+
+
+@pytest.mark.parametrize("host", ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:9"])
+def test_no_engine_is_a_clear_error_with_buildkit(docker_host: str, host: str) -> None:
+    cli = buildkit.find({"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, docker_host, "auto")
+    assert cli is not None
+    with pytest.raises(UserError) as raised:
+        DockerBuilder(host, buildkit=cli)
+    assert raised.value.message.startswith(f"no Docker engine at {host}: ")
