@@ -59,7 +59,7 @@ def blob_id(data: bytes, length: int) -> str:
     import hashlib  # only a full listing hashes: not imported by a run that reads stored projects
 
     digest = hashlib.sha256 if length == 64 else hashlib.sha1
-    return digest(b"blob %d\0%s" % (len(data), data)).hexdigest()
+    return digest(b"blob %d\0%s" % (len(data), data), usedforsecurity=False).hexdigest()
 
 
 def _read(path: str) -> bytes | None:

@@ -6,10 +6,10 @@ decision "nothing to publish" needs no commit and no push.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pipeline.monorepo import gitblobs
 from pipeline.publish.model import DAG_ID, Changes, PublishRequest
 
 FILE_MODE = "100644"
@@ -31,9 +31,9 @@ Tree = Mapping[str, Entry]  # file name inside the project's folder -> entry
 
 
 def blob_id(data: bytes) -> str:
-    """The id git gives a blob holding ``data`` (``git hash-object --no-filters``)."""
-    header = b"blob %d\0" % len(data)
-    return hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
+    """The id git gives a blob holding ``data`` (``git hash-object --no-filters``) in a SHA-1
+    repository."""
+    return gitblobs.blob_id(data, 40)
 
 
 def encode(source: str) -> bytes:
