@@ -12,14 +12,17 @@ Then the timing, ``--rounds`` rounds, each fresh on both sides (nothing to reuse
 
 * somlier: the changed project's main.py gets new content (a new commit, so a new ``src-`` tag)
   and the registry URL a new repository prefix; ``somlier pipeline build -C REPO --base main
-  --pr 1 --json`` (change detection, plan, source tarball, build through the docker SDK, push of
-  the three tags ``src-…``, ``sha-…``, ``pr-1``, reports on the console);
+  --pr 1 --json`` (change detection, plan, source tarball, build and push of the three tags
+  ``src-…``, ``sha-…``, ``pr-1`` through the docker CLI with BuildKit, or through the docker SDK
+  with ``--buildkit off``; reports on the console);
 * floor: the same project's files (and the global path ``.somlier/platform.yaml``, which somlier
   puts in the context too) copied to a scratch folder beforehand, then ``docker build --network
   host --no-cache`` with the same build args, labels and three tags into another new repository,
-  and ``docker push --all-tags`` (the Debian client, ``/usr/bin/docker -H $DOCKER_HOST``).
+  and ``docker push --all-tags`` (the Debian client, ``/usr/bin/docker -H $DOCKER_HOST``);
+* the least any Python tool adds: one Python process that runs the floor's two commands through
+  ``subprocess`` and does nothing else (into a third repository).
 
-The two sides alternate which one goes first. Printed: every round, min and median of each side,
+The sides alternate which one goes first. Printed: every round, min and median of each side,
 and the pipeline's overhead (somlier / floor - 1; goal: at most 20%).
 
 Needs a Docker engine and a registry: ``.ci/services.sh start`` (``DOCKER_HOST`` and
@@ -187,7 +190,9 @@ def context_copy(repo: Path, dest: Path) -> None:
         shutil.copytree(repo / path, dest / path)
 
 
-def run_raw(host: str, context: Path, repository: str, sha: str, image: str) -> float:
+def run_raw(
+    host: str, context: Path, repository: str, sha: str, image: str, via_python: bool = False
+) -> float:
     tags = (f"src-{secrets.token_hex(6)}", f"sha-{sha[:7]}", "pr-1")
     argv = ["build", "--network", "host", "--no-cache", "--rm", "--force-rm"]
     argv += ["-f", str(context / folder(CHANGED) / "Dockerfile")]
@@ -201,9 +206,29 @@ def run_raw(host: str, context: Path, repository: str, sha: str, image: str) -> 
         argv += ["--label", f"{key}={value}"]
     for tag in tags:
         argv += ["-t", f"{repository}:{tag}"]
+    if via_python:
+        return run_least(host, [[*argv, str(context)], ["push", "--all-tags", repository]])
     start = time.perf_counter()
     docker(host, *argv, str(context))
     docker(host, "push", "--all-tags", repository)
+    return time.perf_counter() - start
+
+
+# The least any Python tool does: start, and run the same two docker commands.
+LEAST = """
+import json, subprocess, sys
+for argv in json.loads(sys.argv[1]):
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+"""
+
+
+def run_least(host: str, commands: list[list[str]]) -> float:
+    """Seconds of one Python process that runs ``commands`` (docker arguments) and nothing else."""
+    env = {**os.environ, "DOCKER_BUILDKIT": "1" if BUILDKIT["mode"] == "auto" else "0"}
+    env.pop("DOCKER_HOST", None)
+    argvs = [[DOCKER, "-H", host, *c] for c in commands]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", LEAST, json.dumps(argvs)], env=env, check=True)
     return time.perf_counter() - start
 
 
@@ -271,13 +296,14 @@ timed("read + validate the changed somlier.yaml", flow, "load_changed")
 timed("plan: list files, source hash, tags", images, "plan")
 timed("registry client (registry_for)", step_edge, "registry_for")
 timed("find a docker CLI that drives BuildKit", images_cmd, "_buildkit")
-timed("docker client: import SDK, connect, ping", engine.DockerBuilder, "__init__")
+timed("docker builder set-up (ping; SDK if classic)", engine.DockerBuilder, "__init__")
 timed("reports set-up (reports_for)", step_edge, "reports_for")
 timed("registry: is src- there? (manifest)", registry.Registry, "manifest")
 timed("source tarball", context, "tarball")
 timed("build + tag + push", engine.DockerBuilder, "build")
 timed("  of which: docker build (BuildKit, CLI)", buildkit.BuildKitCli, "build")
 timed("  of which: push of the 3 tags (SDK)", engine.DockerBuilder, "_push")
+timed("  of which: push of the 3 tags (docker push)", engine.DockerBuilder, "_push_cli")
 timed("the image step + reports (execute)", flow, "execute")
 sys.argv = ["somlier", *sys.argv[1:]]
 begin = time.perf_counter()
@@ -354,11 +380,13 @@ def main() -> int:
 
     ours: list[float] = []
     floor: list[float] = []
+    least: list[float] = []
     for number in range(args.rounds):
         token = secrets.token_hex(6)
         sha = change(repo, token)
         url = f"{registry}/bench{token}"
         raw_repository = f"{registry}/raw{token}/p{CHANGED:03d}"
+        least_repository = f"{registry}/least{token}/p{CHANGED:03d}"
         with tempfile.TemporaryDirectory(prefix="somlier-build-bench-") as scratch:
             context_copy(repo, Path(scratch))
 
@@ -373,20 +401,33 @@ def main() -> int:
             ) -> float:
                 return run_raw(host, Path(scratch), repository, sha, image)
 
+            def least_side(
+                scratch: str = scratch, sha: str = sha, repository: str = least_repository
+            ) -> float:
+                return run_raw(host, Path(scratch), repository, sha, image, via_python=True)
+
             if number % 2 == 0:
-                a, b = somlier_side(), raw_side()
+                a, b, c = somlier_side(), raw_side(), least_side()
             else:
-                b, a = raw_side(), somlier_side()
+                c, b, a = least_side(), raw_side(), somlier_side()
         ours.append(a)
         floor.append(b)
-        print(f"  round {number + 1}: somlier {a:6.2f} s   floor {b:6.2f} s   ratio {a / b:5.2f}")
+        least.append(c)
+        print(
+            f"  round {number + 1}: somlier {a:6.2f} s   floor {b:6.2f} s   ratio {a / b:5.2f}"
+            f"   python + docker CLI {c:6.2f} s"
+        )
         remove_local(host, f"{url}/p{CHANGED:03d}")
         remove_local(host, raw_repository)
+        remove_local(host, least_repository)
 
     ratios = [a / b for a, b in zip(ours, floor, strict=True)]
     print("seconds, min / median:")
     print(f"  floor: docker build --no-cache + docker push --all-tags  {stats(floor)}")
     print(f"  somlier pipeline build --base main --pr 1 --json        {stats(ours)}")
+    print(f"  python + subprocess running the floor's two commands    {stats(least)}")
+    least_ratio = statistics.median(least) / statistics.median(floor)
+    print(f"  (the least a Python tool adds: {least_ratio - 1:+.0%}, median / median)")
     median_ratio = statistics.median(ours) / statistics.median(floor)
     print(
         f"overhead: {median_ratio - 1:+.0%} (median / median), "

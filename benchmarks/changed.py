@@ -8,11 +8,15 @@ are validated). For each branch, checked out, these run in turn, ``--runs`` time
 of each, after one run each to warm the page cache):
 
 * floor: ``python -c pass`` plus one ``git diff --name-only main...BRANCH`` (summed per run);
-* ``somlier --version``: the CLI starting alone;
+* the least any Python tool does: one process that imports ``subprocess`` and runs that
+  ``git diff`` (no somlier code at all): what a Python implementation cannot go below;
+* ``somlier --version``: the click application starting alone;
 * somlier, in the three states of the projects it keeps in ``.git/somlier/projects.json``
   (:mod:`pipeline.monorepo.snapshot`): ``stored`` (an earlier run stored them for this head: a
   re-run), ``diffed`` (stored for main's tip, brought forward by a tree diff: a CI runner that
-  keeps its clone), ``cold`` (nothing stored: a fresh clone, as on a hosted CI runner);
+  keeps its clone), ``cold`` (nothing stored and an empty user cache, so neither the validated
+  platform settings nor the compiled validators are there: a fresh clone on a fresh hosted
+  runner). somlier's user cache is ``DIR/cache`` (``XDG_CACHE_HOME``);
 * with ``--baseline DIR``: an earlier somlier's source tree (e.g. ``git archive HEAD pipeline
   schemas | tar -x -C DIR``), run with ``PYTHONPATH=DIR`` in the same rounds, for before/after;
 * naive (``feature`` only): one ``git diff --quiet main...feature -- FOLDER`` per project, run
@@ -219,11 +223,17 @@ def naive(repo: Path, sample: int, env: dict[str, str]) -> tuple[float, int]:
     return time.perf_counter() - start, changed
 
 
+# What any Python implementation of the step must do at least: start, and run git once.
+LEAST = """
+import subprocess, sys
+subprocess.run(["git", "diff", "--name-only", "main..." + sys.argv[1]], stdout=subprocess.DEVNULL)
+"""
+
 PHASES = r"""
 import os, shutil, sys, time
 start = time.perf_counter()
-import pipeline.cli.main  # what the console script imports
-import pipeline.cli.pipeline_cmd
+import pipeline.cli.entry  # what the console script imports for ``pipeline changed``
+import pipeline.cli.changed_run
 imported = time.perf_counter()
 from pathlib import Path
 from pipeline.monorepo import changes, detect, gitblobs, gitdiff, projectfile, snapshot
@@ -247,16 +257,17 @@ gitblobs.holding = timed("projects: hash all somlier.yaml, find depends_on", git
 snapshot.load = timed("projects: load the stored file", snapshot.load)
 snapshot.save = timed("projects: store", snapshot.save)
 snapshot.at = timed("projects at head, in all", snapshot.at)
-detect.global_paths = timed("config: import + load_settings", detect.global_paths)
+detect.global_paths = timed("config: platform settings (cache, or load)", detect.global_paths)
 detect.validate_at_head = timed("config: validate changed somlier.yaml", detect.validate_at_head)
 projectfile.depends_on = timed("parse depends_on", projectfile.depends_on)
 changes.plan = timed("plan (the pure core)", changes.plan)
 if sys.argv[2] == "cold":
     shutil.rmtree(".git/somlier", ignore_errors=True)
+    shutil.rmtree(os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 begin = time.perf_counter()
 detect.detect(Path.cwd(), "main", sys.argv[1], os.environ)
 done = time.perf_counter()
-print(f"import pipeline.cli.main, pipeline_cmd	{(imported - start) * 1000:.1f}")
+print(f"import pipeline.cli.entry, changed_run	{(imported - start) * 1000:.1f}")
 print(f"import pipeline.monorepo.detect	{(loaded - imported) * 1000:.1f}")
 for name, seconds in spent.items():
     print(f"{name}	{seconds * 1000:.1f}")
@@ -284,7 +295,7 @@ def phases(repo: Path, branch: str, state: str, env: dict[str, str]) -> list[tup
 IMPORTS = """
 import sys
 sys.argv = ["somlier", "pipeline", "changed", "--base", "main", "--head", sys.argv[1], "--json"]
-from pipeline.cli.main import main
+from pipeline.cli.entry import main
 main()
 """
 
@@ -340,7 +351,8 @@ def main() -> int:
         stdout=subprocess.DEVNULL,
         check=False,
     )
-    env = {**_env(), "HOME": os.environ.get("HOME", "/root")}
+    cache = (args.out / "cache").resolve()
+    env = {**_env(), "HOME": os.environ.get("HOME", "/root"), "XDG_CACHE_HOME": str(cache)}
     env = {k: v for k, v in env.items() if not k.startswith("SOMLIER__")}
     somlier = str(VENV_BIN / "somlier")
     stored = repo / ".git" / "somlier" / "projects.json"
@@ -354,6 +366,7 @@ def main() -> int:
 
     def forget() -> None:
         stored.unlink(missing_ok=True)
+        shutil.rmtree(cache, ignore_errors=True)
 
     def from_main() -> None:
         shutil.copyfile(at_main, stored)
@@ -379,6 +392,12 @@ def main() -> int:
             (
                 f"git diff --name-only main...{branch}",
                 ["git", "diff", "--name-only", f"main...{branch}"],
+                env,
+                None,
+            ),
+            (
+                "python + subprocess + git diff (no somlier)",
+                [sys.executable, "-c", LEAST, branch],
                 env,
                 None,
             ),
