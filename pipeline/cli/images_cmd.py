@@ -50,9 +50,11 @@ def _run(
     link: str | None,
     environ: Mapping[str, str],
     settings: PlatformSettings | None = None,
+    publish_dags: bool = True,
 ) -> int:
     """``settings``: given by /build (read from the default branch's checkout, never from the
-    PR's tree at ``root``, so a PR cannot redirect pushes and credentials)."""
+    PR's tree at ``root``, so a PR cannot redirect pushes and credentials). ``publish_dags``: on
+    a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs."""
     from pipeline import proc
     from pipeline.build.engine import DockerBuilder
     from pipeline.build.refs import BuildContext
@@ -132,7 +134,7 @@ def _run(
         deleted=deleted,
     )
     dags: list[dict[str, Any]] = []
-    if trigger == "main" and settings.github.dags_repo and (configs or deleted):
+    if publish_dags and trigger == "main" and settings.github.dags_repo and (configs or deleted):
         from pipeline.cli.publish_edge import publish_merged
 
         dags = publish_merged(root, sha, configs, result.outcomes, deleted, settings, environ)
@@ -182,6 +184,12 @@ REPO_OPTION = repo_option
     "--pr", type=click.IntRange(min=1), help="The pull request: adds pr-N, reports to it."
 )
 @click.option("--main", "on_main", is_flag=True, help="A release build: adds latest.")
+@click.option(
+    "--no-dags",
+    is_flag=True,
+    help="With --main: do not publish the DAGs, even with github.dags_repo set (a later step "
+    "does, with a token for that repository).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
 @json_option
 @REPO_OPTION
@@ -191,6 +199,7 @@ def build(
     projects: tuple[str, ...],
     pr: int | None,
     on_main: bool,
+    no_dags: bool,
     dry_run: bool,
     as_json: bool,
     repo: Path | None,
@@ -199,11 +208,15 @@ def build(
 
     Tags: src-<source hash> always (an image with the same sources is reused: tagged
     registry-side, not rebuilt), sha-<short>, pr-N with --pr, latest and project.docker.tags
-    with --main. Without registry.url the images stay in the local engine. Exit 1 when a
-    project fails to build (the others still build), 2 on wrong input.
+    with --main. Without registry.url the images stay in the local engine. With --main and
+    github.dags_repo set, the DAGs of the changed projects whose images were pushed are published
+    too (unless --no-dags). Exit 1 when a project fails to build (the others still build), 2 on
+    wrong input.
     """
     if pr is not None and on_main:
         raise click.UsageError("--pr and --main: pick one")
+    if no_dags and not on_main:
+        raise click.UsageError("--no-dags goes with --main (only a main build publishes DAGs)")
     trigger = "pr" if pr is not None else ("main" if on_main else "manual")
     environ = os.environ
     return _run(
@@ -218,6 +231,7 @@ def build(
         repo=environ.get("GITHUB_REPOSITORY"),
         link=None,
         environ=environ,
+        publish_dags=not no_dags,
     )
 
 

@@ -294,10 +294,9 @@ def test_build_pushes_the_changed_image_and_reports_everywhere(
 
 def test_build_dry_run_plans_without_building(monorepo: dict[str, Any], tmp_path: Path) -> None:
     run = runner(monorepo["repo"], tmp_path, "push", {})
-    result = run.run(
-        "build",
-        {"projects": "projects/beta", "release": "true", "dry-run": "true", "github-token": ""},
-    )
+    inputs = {"projects": "projects/beta", "release": "true", "dry-run": "true"}
+    # publish-dags: "false" as somlier-main.yml passes it (somlier pipeline build --no-dags).
+    result = run.run("build", {**inputs, "publish-dags": "false", "github-token": ""})
     assert result.ok, result.stderr
     plan = json.loads(result.stdout)
     assert [p["name"] for p in plan["projects"]] == ["beta"]

@@ -92,7 +92,15 @@ def test_validate_github_annotations(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["validate", "/no/such/path"], ["validate", "--jobs", "0"], ["config", "run"], ["nonsense"]],
+    [
+        ["validate", "/no/such/path"],
+        ["validate", "--jobs", "0"],
+        ["config", "run"],
+        ["nonsense"],
+        ["pipeline", "build", "--base", "main", "--no-dags"],
+        ["pipeline", "changed"],
+        ["pipeline", "changed", "--base", "main", "--bogus"],
+    ],
 )
 def test_wrong_arguments_exit_2(args: list[str]) -> None:
     done = somlier(*args)

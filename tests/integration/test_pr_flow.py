@@ -262,7 +262,9 @@ def test_dry_run_plans_and_touches_nothing(
     assert environment["output"].read_text() == ""
 
 
+@pytest.mark.parametrize("way", ["event", "build --main --no-dags"])
 def test_a_merge_builds_with_latest_and_publishes_the_dags(
+    way: str,
     tmp_path: Path,
     environment: dict[str, Path],
     fake_github: FakeGitHub,
@@ -314,14 +316,22 @@ def test_a_merge_builds_with_latest_and_publishes_the_dags(
     data["repository"]["full_name"] = REPO
     event = tmp_path / "push.json"
     event.write_text(json.dumps(data))
-    code = main(
-        ["pipeline", "event", "--name", "push", "--path", str(event), "-C", str(root), "--json"]
-    )
+    if way == "event":
+        args = ["pipeline", "event", "--name", "push", "--path", str(event)]
+    else:  # a CI job that leaves the DAGs to a later one, holding the dags repository's token
+        monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+        args = ["pipeline", "build", "--base", before, "--head", after, "--main", "--no-dags"]
+    code = main([*args, "-C", str(root), "--json"])
     out = capsys.readouterr()
     assert code == 0, out.err
     result = json.loads(out.out)
     [image] = result["images"]
     assert image["project"] == "alpha" and "latest" in image["tags"]
+    if way != "event":
+        assert result["dags"] == [] and fake_github.pulls(DAGS) == []
+        assert "somlier/alpha" not in origin.git("branch", "--list", "somlier/*")
+        no_canary(fake_github, fake_slack, out.out, out.err)
+        return
     assert [d["status"] for d in result["dags"]] == ["opened"]
     [pr] = fake_github.pulls(DAGS)
     dag = origin.git("show", "somlier/alpha:dags/alpha/alpha_daily.py")
