@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
     received_at TEXT NOT NULL,
     state       TEXT NOT NULL DEFAULT 'queued',
     result      TEXT
-)
+);
+CREATE INDEX IF NOT EXISTS deliveries_received_at ON deliveries (received_at);
 """
+# GitHub redelivers a delivery of the past three days at most; ids are kept a while longer.
+KEEP_DELIVERIES = timedelta(days=7)
 
 Handler = Callable[[str, dict[str, Any]], Any]
 Classifier = Callable[[str, dict[str, Any]], str | None]
@@ -61,20 +64,34 @@ def verify(secret: Secret, body: bytes, header: str | None) -> bool:
 
 
 class DeliveryStore:
-    """The delivery ids seen, in SQLite (its own file: the API's schema is not touched)."""
+    """The delivery ids seen, in SQLite (its own file: the API's schema is not touched). Ids
+    older than ``keep`` whose work is over are dropped as new ones come in: GitHub redelivers
+    only recent deliveries, so the file stays small on a server that runs for years."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        keep: timedelta = KEEP_DELIVERIES,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._keep = keep
+        self._now = now
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
 
     def claim(self, delivery: str, event: str) -> bool:
         """Record ``delivery``; False when it was recorded before (a replay)."""
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = self._now().astimezone(timezone.utc)
+        stamp, cutoff = (t.isoformat(timespec="seconds") for t in (now, now - self._keep))
         with self._lock:
+            self._db.execute(
+                "DELETE FROM deliveries WHERE received_at < ? AND state != 'queued'", (cutoff,)
+            )
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)",
                 (delivery, event, stamp),
@@ -127,6 +144,7 @@ class WebhookReceiver:
         self._pending: list[Future[None]] = []
 
     def submit(self, delivery: str, event: str, payload: dict[str, Any]) -> None:
+        self._pending = [f for f in self._pending if not f.done()]  # not one per delivery forever
         self._pending.append(self._pool.submit(self._work, delivery, event, payload))
 
     def _work(self, delivery: str, event: str, payload: dict[str, Any]) -> None:

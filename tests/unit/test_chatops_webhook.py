@@ -40,3 +40,20 @@ def test_deliveries_are_claimed_once_and_persist(tmp_path: Path) -> None:
     found = again.get("d1")
     assert found is not None and found["state"] == "done" and found["result"] == {"ok": True}
     again.close()
+
+
+def test_old_delivery_ids_are_dropped_as_new_ones_come(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    clock = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    store = DeliveryStore(tmp_path / "w.sqlite3", keep=timedelta(days=7), now=lambda: clock[0])
+    assert store.claim("old", "issue_comment")
+    store.finish("old", "done", None)
+    assert store.claim("running", "issue_comment")  # its work never finished
+    clock[0] += timedelta(days=6)
+    assert store.claim("old", "issue_comment") is False  # a redelivery within the window
+    clock[0] += timedelta(days=2)
+    assert store.claim("new", "issue_comment")
+    assert store.get("old") is None
+    assert store.get("running") is not None and store.get("new") is not None
+    store.close()
