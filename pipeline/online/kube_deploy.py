@@ -108,6 +108,23 @@ class KubeDeployment:
         return out
 
 
+def _require_in_registry(adapters: KubeAdapters, target: ServingSpec) -> None:
+    """Refuse a rollback to an image the registry no longer has (deleted, garbage-collected):
+    its pods would never start. Images of another registry than the client's are not checked."""
+    name, at, digest = target.image.partition("@")
+    host, _, repository = name.partition("/")
+    registry = adapters.registry
+    if registry is None or not at or host != registry.host:
+        return
+    if registry.manifest(repository, digest) is None:
+        raise UserError(
+            f"cannot roll {target.model_name} back to v{target.model_version}: its image "
+            f"{target.image} is no longer in the registry",
+            hint="deploy that version again (it rebuilds the image): somlier online deploy "
+            f"{target.model_name} {target.model_version} --use_k8s",
+        )
+
+
 def _preflight(adapters: KubeAdapters, settings: PlatformSettings, *, dry_run: bool) -> None:
     """Refuse before building or cloning anything what would fail at the end."""
     from pipeline.online.kube_validate import check_version
@@ -334,6 +351,7 @@ def rollback_on_k8s(
             f"rolling back {model_name} in {env}: v{history[-1]['version']} → "
             f"v{target.model_version}"
         )
+        _require_in_registry(adapters, target)
         deployed = _deployed_version(history)
         change, rendered = _change("rollback", target, remaining, settings, deployed)
         made.append((target, rendered, deployed))

@@ -274,6 +274,48 @@ def test_deploy_then_rollback_goes_back_to_the_previous_release(
     assert second != first
 
 
+def test_rollback_to_an_image_the_registry_lost_is_refused(
+    docker_host: str,
+    busybox_image: str,
+    registry: str,
+    prefix: str,
+    origin: GitRepo,
+    github: FakeGitHub,
+    tmp_path: Path,
+) -> None:
+    import urllib.request
+
+    first = publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v1")
+    settings = settings_for(registry, prefix)
+    adapters = adapters_for(registry, origin, github, tmp_path)
+    for version in ("1", "2"):
+        if version == "2":
+            publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v2")
+        merge(
+            github,
+            origin,
+            deploy_on_k8s(
+                DeployRequest("iris", version),
+                settings=settings,
+                dry_run=False,
+                echo=quiet,
+                adapters=adapters,
+            ),
+        )
+    pulls_before = len(github.pulls(REPO))
+    # v1's manifest deleted from the registry (a retention policy, a cleanup).
+    url = f"http://{registry}/v2/{prefix}model-serving/manifests/{first}"
+    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE")) as answer:
+        assert answer.status == 202
+    with pytest.raises(UserError) as caught:
+        rollback_on_k8s(
+            "iris", env="dev", settings=settings, dry_run=False, echo=quiet, adapters=adapters
+        )
+    assert "is no longer in the registry" in caught.value.message
+    assert "somlier online deploy iris 1 --use_k8s" in caught.value.hint
+    assert len(github.pulls(REPO)) == pulls_before  # no PR opened or updated
+
+
 def test_rollback_without_an_earlier_release_is_a_user_error(
     docker_host: str,
     busybox_image: str,
