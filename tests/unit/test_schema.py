@@ -64,6 +64,23 @@ def test_the_cached_schema_is_not_changed_by_compiling(name: str) -> None:
     assert resources.schema(name) == on_disk
 
 
+def test_a_new_compiled_validator_replaces_those_of_earlier_schemas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "somlier" / "validators"
+    folder.mkdir(parents=True)
+    (folder / "platform-0123456789abcdef0123.marshal").write_bytes(b"an earlier schema's")
+    (folder / "somlier-0123456789abcdef0123.marshal").write_bytes(b"another schema's")
+    schema.fast_validator.cache_clear()
+    try:
+        assert schema.fast_validator("platform")({}) == {}
+    finally:
+        schema.fast_validator.cache_clear()
+    assert sorted(p.name.split("-")[0] for p in folder.iterdir()) == ["platform", "somlier"]
+    assert not (folder / "platform-0123456789abcdef0123.marshal").exists()
+
+
 def _walk(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
     if isinstance(node, dict):
         yield path, node
