@@ -227,7 +227,46 @@ def test_deploy_opens_a_pr_with_strictly_valid_manifests_by_digest(
     assert result.to_json()["pull_request"]["pull_number"] == pr.number
 
 
-def test_deploy_then_rollback_goes_back_to_the_previous_release(
+class Iris:
+    """The model ``iris`` on the test registry and deploy repository: publish a version's
+    serving image, deploy it and merge the PR, roll back."""
+
+    def __init__(
+        self, docker_host: str, busybox_image: str, registry: str, prefix: str,
+        origin: GitRepo, github: FakeGitHub, tmp_path: Path,
+    ) -> None:  # fmt: skip
+        self.docker_host, self.busybox_image = docker_host, busybox_image
+        self.registry, self.prefix, self.origin, self.github = registry, prefix, origin, github
+        self.settings = settings_for(registry, prefix)
+        self.adapters = adapters_for(registry, origin, github, tmp_path)
+
+    def publish(self, version: str) -> str:
+        """The digest of the serving image of ``version``, pushed."""
+        return publish_serving_tag(
+            self.docker_host, self.busybox_image, self.registry, self.prefix, f"iris-v{version}"
+        )
+
+    def deploy_merged(self, version: str, **options: Any) -> KubeDeployment:
+        result = deploy_on_k8s(
+            DeployRequest("iris", version),
+            settings=self.settings,
+            dry_run=False,
+            echo=quiet,
+            adapters=self.adapters,
+            **options,
+        )
+        merge(self.github, self.origin, result)
+        return result
+
+    def rollback(self) -> KubeDeployment:
+        return rollback_on_k8s(
+            "iris", env="dev", settings=self.settings, dry_run=False, echo=quiet,
+            adapters=self.adapters,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def iris(
     docker_host: str,
     busybox_image: str,
     registry: str,
@@ -235,31 +274,21 @@ def test_deploy_then_rollback_goes_back_to_the_previous_release(
     origin: GitRepo,
     github: FakeGitHub,
     tmp_path: Path,
-) -> None:
-    first = publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v1")
-    settings = settings_for(registry, prefix)
-    adapters = adapters_for(registry, origin, github, tmp_path)
-    v1 = deploy_on_k8s(
-        DeployRequest("iris", "1"), settings=settings, dry_run=False, echo=quiet, adapters=adapters
-    )
-    merge(github, origin, v1)
+) -> Iris:
+    return Iris(docker_host, busybox_image, registry, prefix, origin, github, tmp_path)
 
-    second = publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v2")
-    v2 = deploy_on_k8s(
-        DeployRequest("iris", "2"),
-        settings=settings,
-        dry_run=False,
-        echo=quiet,
-        adapters=adapters,
-        online=OnlineSpec(port=8080),
-    )
+
+def test_deploy_then_rollback_goes_back_to_the_previous_release(
+    iris: Iris, registry: str, prefix: str, origin: GitRepo, github: FakeGitHub
+) -> None:
+    first = iris.publish("1")
+    iris.deploy_merged("1")
+    second = iris.publish("2")
+    v2 = iris.deploy_merged("2", online=OnlineSpec(port=8080))
     assert v2.previous_version == "1"
-    merge(github, origin, v2)
     assert [e["version"] for e in history(branch_files(origin, "main", "dev/iris"))] == ["1", "2"]
 
-    back = rollback_on_k8s(
-        "iris", env="dev", settings=settings, dry_run=False, echo=quiet, adapters=adapters
-    )
+    back = iris.rollback()
 
     assert (back.action, back.model_version, back.previous_version) == ("rollback", "1", "2")
     assert back.gitops is not None and back.gitops.status == "opened"
@@ -275,79 +304,34 @@ def test_deploy_then_rollback_goes_back_to_the_previous_release(
 
 
 def test_rollback_to_an_image_the_registry_lost_is_refused(
-    docker_host: str,
-    busybox_image: str,
-    registry: str,
-    prefix: str,
-    origin: GitRepo,
-    github: FakeGitHub,
-    tmp_path: Path,
+    iris: Iris, registry: str, prefix: str, github: FakeGitHub
 ) -> None:
-    import urllib.request
-
-    first = publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v1")
-    settings = settings_for(registry, prefix)
-    adapters = adapters_for(registry, origin, github, tmp_path)
-    for version in ("1", "2"):
-        if version == "2":
-            publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v2")
-        merge(
-            github,
-            origin,
-            deploy_on_k8s(
-                DeployRequest("iris", version),
-                settings=settings,
-                dry_run=False,
-                echo=quiet,
-                adapters=adapters,
-            ),
-        )
+    first = iris.publish("1")
+    iris.deploy_merged("1")
+    iris.publish("2")
+    iris.deploy_merged("2")
     pulls_before = len(github.pulls(REPO))
     # v1's manifest deleted from the registry (a retention policy, a cleanup).
     url = f"http://{registry}/v2/{prefix}model-serving/manifests/{first}"
     with urllib.request.urlopen(urllib.request.Request(url, method="DELETE")) as answer:
         assert answer.status == 202
     with pytest.raises(UserError) as caught:
-        rollback_on_k8s(
-            "iris", env="dev", settings=settings, dry_run=False, echo=quiet, adapters=adapters
-        )
+        iris.rollback()
     assert "is no longer in the registry" in caught.value.message
     assert "somlier online deploy iris 1 --use_k8s" in caught.value.hint
     assert len(github.pulls(REPO)) == pulls_before  # no PR opened or updated
 
 
 def test_rollback_without_an_earlier_release_is_a_user_error(
-    docker_host: str,
-    busybox_image: str,
-    registry: str,
-    prefix: str,
-    origin: GitRepo,
-    github: FakeGitHub,
-    tmp_path: Path,
+    iris: Iris, github: FakeGitHub
 ) -> None:
-    settings = settings_for(registry, prefix)
-    adapters = adapters_for(registry, origin, github, tmp_path)
     with pytest.raises(UserError) as caught:
-        rollback_on_k8s(
-            "iris", env="dev", settings=settings, dry_run=False, echo=quiet, adapters=adapters
-        )
+        iris.rollback()
     assert "nothing deployed yet" in caught.value.message
-    publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v1")
-    merge(
-        github,
-        origin,
-        deploy_on_k8s(
-            DeployRequest("iris", "1"),
-            settings=settings,
-            dry_run=False,
-            echo=quiet,
-            adapters=adapters,
-        ),
-    )
+    iris.publish("1")
+    iris.deploy_merged("1")
     with pytest.raises(UserError) as caught:
-        rollback_on_k8s(
-            "iris", env="dev", settings=settings, dry_run=False, echo=quiet, adapters=adapters
-        )
+        iris.rollback()
     assert "only one release" in caught.value.message
     assert len(github.pulls(REPO)) == 1
 
