@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli.options import json_option, repo_option
+from pipeline.cli.options import gpu_options, json_option, repo_option
 from pipeline.errors import EXIT_OK, ConfigError, Diagnostic, UserError
 from pipeline.offline.spec import TEMPLATES
 
@@ -68,17 +68,7 @@ def _warn_gpu(spec: DagSpec, settings: PlatformSettings) -> None:
     metavar="[TEMPLATE]",
     type=click.Choice(TEMPLATES),
 )
-@click.option(
-    "--gpu_type", "--gpu-type", "gpu_type", metavar="T", help="GPU type, e.g. nvidia-tesla-t4."
-)
-@click.option(
-    "--num_of_gpus",
-    "--num-of-gpus",
-    "num_of_gpus",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="GPUs for the pod [default: 1 with --gpu_type].",
-)
+@gpu_options("GPU type, e.g. nvidia-tesla-t4.", "GPUs for the pod [default: 1 with --gpu_type].")
 @click.option(
     "--project-name",
     metavar="NAME",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import json_option
+from pipeline.cli.options import json_option, output_option, repo_option_with
 
 DRY_RUN = click.option(
     "--dry-run", is_flag=True, help="Show what would be written or run; change nothing."
@@ -215,19 +215,10 @@ def new_monorepo(
 
 
 @click.command("notebook-profiles")
-@click.option(
-    "-C",
-    "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Read .somlier/platform.yaml of the monorepo around DIR [default: the current folder].",
+@repo_option_with(
+    "Read .somlier/platform.yaml of the monorepo around DIR [default: the current folder]."
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the values to FILE [default: print them].",
-)
+@output_option("Write the values to FILE [default: print them].")
 @click.option("--force", is_flag=True, help="Overwrite FILE.")
 @click.option(
     "--no-pod-check",

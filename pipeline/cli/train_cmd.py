@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.cli.options import json_option, repo_option
+from pipeline.cli.options import gpu_options, json_option, output_option, repo_option
 
 if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
@@ -101,28 +101,11 @@ def _source(base: Path, github_uri: str | None) -> str:
 )
 @click.option("--cpu", metavar="Q", help="With --k8s: CPU request, e.g. 2 or 500m.")
 @click.option("--memory", metavar="Q", help="With --k8s: memory request and limit, e.g. 4Gi.")
-@click.option(
-    "--gpu_type",
-    "--gpu-type",
-    "gpu_type",
-    metavar="T",
-    help="With --k8s: GPU type from the platform's gpu_types (node selector, tolerations).",
+@gpu_options(
+    "With --k8s: GPU type from the platform's gpu_types (node selector, tolerations).",
+    "With --k8s: GPUs per Job [default: 1 with --gpu_type].",
 )
-@click.option(
-    "--num_of_gpus",
-    "--num-of-gpus",
-    "num_of_gpus",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="With --k8s: GPUs per Job [default: 1 with --gpu_type].",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="With --k8s: write the Jobs' YAML to FILE instead of standard output.",
-)
+@output_option("With --k8s: write the Jobs' YAML to FILE instead of standard output.")
 @click.option(
     "--dry-run",
     is_flag=True,

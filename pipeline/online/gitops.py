@@ -26,7 +26,7 @@ from pipeline.online.manifests import Manifest, ServingSpec, dns_label, object_n
 from pipeline.online.release import Action
 from pipeline.publish import Identity, PullForge, split_credentials
 from pipeline.publish.dagsrepo import DagsClone, PublishError
-from pipeline.publish.model import BRANCH, REPO
+from pipeline.publish.model import REPO, check_target
 from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode
 from pipeline.publish.publisher import ATTEMPTS, DELAY, with_retries
 
@@ -120,10 +120,7 @@ class GitOpsRequest:
                 f"deploy repository {self.repo!r} is not written owner/name",
                 hint="set github.deploy_repo in .somlier/platform.yaml",
             )
-        if self.base_branch is not None and not BRANCH.fullmatch(self.base_branch):
-            raise UserError(f"base branch {self.base_branch!r} is not a plain branch name")
-        if not self.clone_url or self.clone_url.startswith("-"):
-            raise UserError(f"deploy repository URL {self.clone_url!r} is not a URL or a path")
+        check_target(self.base_branch, self.clone_url, "deploy repository")
         if self.forge is None and not self.dry_run:
             raise UserError(
                 "deploying on Kubernetes opens a pull request: it needs a GitHub token",

@@ -106,6 +106,15 @@ class PublishRequest:
         return f"dags/{self.project}"
 
 
+def check_target(base_branch: str | None, clone_url: str, what: str) -> None:
+    """Refuse a base branch or a clone URL that git could read as something else (an option,
+    a revision expression); ``what`` names the repository in the message."""
+    if base_branch is not None and not BRANCH.fullmatch(base_branch):
+        raise UserError(f"base branch {base_branch!r} is not a plain branch name")
+    if not clone_url or clone_url.startswith("-"):
+        raise UserError(f"{what} URL {clone_url!r} is not a URL or a path")
+
+
 def check_request(request: PublishRequest) -> None:
     """Refuse, before any git command, every value that would land in a path, a ref, a
     command line or a commit message unchecked."""
@@ -125,10 +134,7 @@ def check_request(request: PublishRequest) -> None:
             raise UserError(f"{name} {value!r} is not written owner/name")
     if not SHA.fullmatch(request.source_commit):
         raise UserError(f"source commit {request.source_commit!r} is not a full hex commit id")
-    if request.base_branch is not None and not BRANCH.fullmatch(request.base_branch):
-        raise UserError(f"base branch {request.base_branch!r} is not a plain branch name")
-    if not request.clone_url or request.clone_url.startswith("-"):
-        raise UserError(f"dags repository URL {request.clone_url!r} is not a URL or a path")
+    check_target(request.base_branch, request.clone_url, "dags repository")
     if request.forge is None and not request.dry_run:
         raise UserError(
             "publishing needs a GitHub token to open the pull request",
