@@ -167,7 +167,50 @@ def quiet(_line: str) -> None:
     pass
 
 
-def test_deploy_opens_a_pr_with_strictly_valid_manifests_by_digest(
+class Iris:
+    """The model ``iris`` on the test registry and deploy repository: publish a version's
+    serving image, deploy it and merge the PR, roll back."""
+
+    def __init__(
+        self, docker_host: str, busybox_image: str, registry: str, prefix: str,
+        origin: GitRepo, github: FakeGitHub, tmp_path: Path,
+    ) -> None:  # fmt: skip
+        self.docker_host, self.busybox_image = docker_host, busybox_image
+        self.registry, self.prefix, self.origin, self.github = registry, prefix, origin, github
+        self.settings = settings_for(registry, prefix)
+        self.adapters = adapters_for(registry, origin, github, tmp_path)
+
+    def publish(self, version: str) -> str:
+        """The digest of the serving image of ``version``, pushed."""
+        return publish_serving_tag(
+            self.docker_host, self.busybox_image, self.registry, self.prefix, f"iris-v{version}"
+        )
+
+    def deploy(self, version: str, *, istio: bool = False, **options: Any) -> KubeDeployment:
+        """``deploy_on_k8s`` of ``version``: the PR opened or updated, not merged."""
+        return deploy_on_k8s(
+            DeployRequest("iris", version, istio=istio),
+            settings=self.settings,
+            dry_run=False,
+            echo=quiet,
+            adapters=self.adapters,
+            **options,
+        )
+
+    def deploy_merged(self, version: str, **options: Any) -> KubeDeployment:
+        result = self.deploy(version, **options)
+        merge(self.github, self.origin, result)
+        return result
+
+    def rollback(self) -> KubeDeployment:
+        return rollback_on_k8s(
+            "iris", env="dev", settings=self.settings, dry_run=False, echo=quiet,
+            adapters=self.adapters,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def iris(
     docker_host: str,
     busybox_image: str,
     registry: str,
@@ -175,18 +218,18 @@ def test_deploy_opens_a_pr_with_strictly_valid_manifests_by_digest(
     origin: GitRepo,
     github: FakeGitHub,
     tmp_path: Path,
+) -> Iris:
+    return Iris(docker_host, busybox_image, registry, prefix, origin, github, tmp_path)
+
+
+def test_deploy_opens_a_pr_with_strictly_valid_manifests_by_digest(
+    iris: Iris, registry: str, prefix: str, origin: GitRepo, github: FakeGitHub
 ) -> None:
-    digest = publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v1")
-    settings = settings_for(registry, prefix)
+    digest = iris.publish("1")
+    settings = iris.settings
     main_before = origin.rev("main")
 
-    result = deploy_on_k8s(
-        DeployRequest("iris", "1", istio=True),
-        settings=settings,
-        dry_run=False,
-        echo=quiet,
-        adapters=adapters_for(registry, origin, github, tmp_path),
-    )
+    result = iris.deploy("1", istio=True)
 
     assert result.image_status == "exists"  # the registry had the tag: nothing built
     image = f"{registry}/{prefix}model-serving@{digest}"
@@ -225,57 +268,6 @@ def test_deploy_opens_a_pr_with_strictly_valid_manifests_by_digest(
     }
     assert origin.rev("main") == main_before
     assert result.to_json()["pull_request"]["pull_number"] == pr.number
-
-
-class Iris:
-    """The model ``iris`` on the test registry and deploy repository: publish a version's
-    serving image, deploy it and merge the PR, roll back."""
-
-    def __init__(
-        self, docker_host: str, busybox_image: str, registry: str, prefix: str,
-        origin: GitRepo, github: FakeGitHub, tmp_path: Path,
-    ) -> None:  # fmt: skip
-        self.docker_host, self.busybox_image = docker_host, busybox_image
-        self.registry, self.prefix, self.origin, self.github = registry, prefix, origin, github
-        self.settings = settings_for(registry, prefix)
-        self.adapters = adapters_for(registry, origin, github, tmp_path)
-
-    def publish(self, version: str) -> str:
-        """The digest of the serving image of ``version``, pushed."""
-        return publish_serving_tag(
-            self.docker_host, self.busybox_image, self.registry, self.prefix, f"iris-v{version}"
-        )
-
-    def deploy_merged(self, version: str, **options: Any) -> KubeDeployment:
-        result = deploy_on_k8s(
-            DeployRequest("iris", version),
-            settings=self.settings,
-            dry_run=False,
-            echo=quiet,
-            adapters=self.adapters,
-            **options,
-        )
-        merge(self.github, self.origin, result)
-        return result
-
-    def rollback(self) -> KubeDeployment:
-        return rollback_on_k8s(
-            "iris", env="dev", settings=self.settings, dry_run=False, echo=quiet,
-            adapters=self.adapters,
-        )  # fmt: skip
-
-
-@pytest.fixture
-def iris(
-    docker_host: str,
-    busybox_image: str,
-    registry: str,
-    prefix: str,
-    origin: GitRepo,
-    github: FakeGitHub,
-    tmp_path: Path,
-) -> Iris:
-    return Iris(docker_host, busybox_image, registry, prefix, origin, github, tmp_path)
 
 
 def test_deploy_then_rollback_goes_back_to_the_previous_release(
@@ -336,25 +328,10 @@ def test_rollback_without_an_earlier_release_is_a_user_error(
     assert len(github.pulls(REPO)) == 1
 
 
-def test_redeploying_what_is_deployed_opens_nothing(
-    docker_host: str,
-    busybox_image: str,
-    registry: str,
-    prefix: str,
-    origin: GitRepo,
-    github: FakeGitHub,
-    tmp_path: Path,
-) -> None:
-    publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-v1")
-    settings = settings_for(registry, prefix)
-    adapters = adapters_for(registry, origin, github, tmp_path)
-    request = DeployRequest("iris", "1")
-    merge(
-        github,
-        origin,
-        deploy_on_k8s(request, settings=settings, dry_run=False, echo=quiet, adapters=adapters),
-    )
-    again = deploy_on_k8s(request, settings=settings, dry_run=False, echo=quiet, adapters=adapters)
+def test_redeploying_what_is_deployed_opens_nothing(iris: Iris, github: FakeGitHub) -> None:
+    iris.publish("1")
+    iris.deploy_merged("1")
+    again = iris.deploy("1")
     assert again.gitops is not None and again.gitops.status == "unchanged"
     assert len(github.pulls(REPO)) == 1
     assert "no pull request needed" in again.lines()[-1]
@@ -526,31 +503,13 @@ def test_deploy_builds_the_serving_image(
 
 
 def test_a_new_version_before_the_merge_updates_the_same_pull_request(
-    docker_host: str,
-    busybox_image: str,
-    registry: str,
-    prefix: str,
-    origin: GitRepo,
-    github: FakeGitHub,
-    tmp_path: Path,
+    iris: Iris, origin: GitRepo, github: FakeGitHub
 ) -> None:
-    for tag in ("iris-v1", "iris-v2"):
-        publish_serving_tag(docker_host, busybox_image, registry, prefix, tag)
-    settings = settings_for(registry, prefix)
-    adapters = adapters_for(registry, origin, github, tmp_path)
-
-    def deploy(version: str, istio: bool) -> KubeDeployment:
-        return deploy_on_k8s(
-            DeployRequest("iris", version, istio=istio),
-            settings=settings,
-            dry_run=False,
-            echo=quiet,
-            adapters=adapters,
-        )
-
-    first = deploy("1", istio=True)
-    second = deploy("2", istio=False)
-    again = deploy("2", istio=False)
+    iris.publish("1")
+    iris.publish("2")
+    first = iris.deploy("1", istio=True)
+    second = iris.deploy("2", istio=False)
+    again = iris.deploy("2", istio=False)
 
     assert first.gitops is not None and second.gitops is not None and again.gitops is not None
     assert second.gitops.status == "updated"
