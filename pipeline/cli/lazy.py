@@ -5,7 +5,6 @@ lazy-loading pattern)."""
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
@@ -20,6 +19,8 @@ class Group(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = click.utils.make_str(args[0]) if args else ""
         if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib  # only on this error path: start-up pays nothing for it
+
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
             if close:
                 choices = " or ".join(repr(c) for c in close)
