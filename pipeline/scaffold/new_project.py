@@ -63,6 +63,15 @@ def problem(key: str, value: str) -> str | None:
     return None
 
 
+def folder_taken(parent: Path, project_name: str) -> str | None:
+    """Why ``parent / project_name`` cannot become the project, or None: asked as soon as the
+    name is known, so nobody answers four more questions for a folder that exists."""
+    dest = parent / project_name
+    if dest.exists() or dest.is_symlink():
+        return f"{dest} already exists"
+    return None
+
+
 def problems(answers: Answers) -> list[str]:
     """What is wrong with the answers, one message per answer; empty when all are fine."""
     found = (problem(key, getattr(answers, key)) for key, _, _ in QUESTIONS)
@@ -103,10 +112,9 @@ def create(
     if found:
         raise UserError("; ".join(found), hint="answer again, or pass the flags (see --help)")
     dest = parent / answers.project_name
-    if dest.exists() or dest.is_symlink():
-        raise UserError(
-            f"{dest} already exists", hint="choose another project name, or remove the folder"
-        )
+    taken = folder_taken(parent, answers.project_name)
+    if taken is not None:
+        raise UserError(taken, hint="choose another project name, or remove the folder")
     files = render(answers)
     if not dry_run:
         tree.write_new(dest, files, lambda staged: check_rendered(staged, environ))
