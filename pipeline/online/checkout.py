@@ -52,7 +52,8 @@ def _local_commit(path: Path, ref: str, env: Mapping[str, str]) -> str:
     top = proc.run("git", "rev-parse", "--git-dir", cwd=path, env=env, check=False)
     if top.returncode != 0:
         raise UserError(
-            f"{path} is not a git repository", hint="pass its URL, a local clone or a bare repository"
+            f"{path} is not a git repository",
+            hint="pass its URL, a local clone or a bare repository",
         )
     found = proc.run(
         "git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",

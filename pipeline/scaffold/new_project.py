@@ -14,7 +14,7 @@ import yaml
 
 from pipeline import resources
 from pipeline.errors import ConfigError, UserError
-from pipeline.scaffold import tree
+from pipeline.scaffold import editor, tree
 
 # The questions, in the original tool's order, with its (Korean) explanations.
 QUESTIONS: tuple[tuple[str, str, str], ...] = (
@@ -78,7 +78,7 @@ def problems(answers: Answers) -> list[str]:
     return [p for p in found if p is not None]
 
 
-def render(answers: Answers) -> list[tree.File]:
+def render(answers: Answers, schema: str | None = None) -> list[tree.File]:
     """The files of the new project (paths relative to its folder)."""
     context = {
         "name": answers.project_name,
@@ -86,6 +86,7 @@ def render(answers: Answers) -> list[tree.File]:
         "team": answers.team.strip(),
         "author": answers.author.strip(),
         "email": answers.email.strip(),
+        "schema": schema or "",  # the modeline's path to the monorepo's schema copy
     }
     return tree.render_folder(resources.data_dir("project_template"), context)
 
@@ -115,7 +116,7 @@ def create(
     taken = folder_taken(parent, answers.project_name)
     if taken is not None:
         raise UserError(taken, hint="choose another project name, or remove the folder")
-    files = render(answers)
+    files = render(answers, editor.project_schema(dest))
     if not dry_run:
         tree.write_new(dest, files, lambda staged: check_rendered(staged, environ))
     return dest, files
