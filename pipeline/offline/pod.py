@@ -21,10 +21,7 @@ RUN = "run"
 GPU_RESOURCE = "nvidia.com/gpu"
 # somlier.yaml's entrypoint names (schemas/somlier.schema.json, "entrypoints" keys).
 _ENTRYPOINT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-COMMAND_HINT = (
-    'a batch job runs "somlier config COMMAND" in the project\'s image: write "run NAME" '
-    '(and arguments for it), e.g. "run main"'
-)
+WHY = 'a batch job runs "somlier config COMMAND" in the project\'s image'
 
 
 @dataclass(frozen=True)
@@ -51,14 +48,15 @@ def command_problems(command: Sequence[str], args: Sequence[str]) -> list[Proble
             )
         ]
     if len(args) < 2 or args[0] != RUN or not _ENTRYPOINT.fullmatch(args[1]):
-        suggestion = f'"run {args[0]}"' if len(args) == 1 and _ENTRYPOINT.fullmatch(args[0]) else ""
+        close = len(args) == 1 and args[0] != RUN and _ENTRYPOINT.fullmatch(args[0])
+        write = f'"run {args[0]}"' if close else '"run NAME [ARGS…]", e.g. "run main"'
         return [
             Problem(
                 "pod-command",
                 "command",
                 f"command {' '.join(args)!r} is not 'run NAME [ARGS…]': its pod would run "
                 f"{' '.join((*POD_COMMAND, *args))!r}",
-                f"did you mean {suggestion}? {COMMAND_HINT}" if suggestion else COMMAND_HINT,
+                f"write {write}: {WHY}",
             )
         ]
     return []

@@ -171,9 +171,8 @@ def _report(**task: object) -> facts.ProbeReport:
                 (
                     "pod-command",
                     "task 'run': command 'main' is not 'run NAME [ARGS…]': its pod would run "
-                    "'somlier config main' (did you mean \"run main\"? a batch job runs "
-                    '"somlier config COMMAND" in the project\'s image: write "run NAME" (and '
-                    'arguments for it), e.g. "run main")',
+                    "'somlier config main' (write \"run main\": a batch job runs \"somlier "
+                    "config COMMAND\" in the project's image)",
                 )
             ],
         ),

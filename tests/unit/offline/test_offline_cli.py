@@ -42,7 +42,7 @@ def _create(tmp_path: Path, *args: str) -> int:
         ([IMAGE, "@annually", "run main", "ok"], "is not an Airflow preset"),
         ([IMAGE, "@daily", "run 'main", "ok"], "No closing quotation"),
         ([IMAGE, "@daily", "", "ok"], "the command is empty"),
-        ([IMAGE, "@daily", "main", "ok"], 'did you mean "run main"?'),
+        ([IMAGE, "@daily", "main", "ok"], 'hint: write "run main"'),
         ([IMAGE, "@daily", "python main.py", "ok"], "would run 'somlier config python main.py'"),
         (["not an image", "@daily", "run main", "ok"], "is not an image reference"),
         ([IMAGE, "@daily", "run main", "ok", "mlops"], "needs the platform's MLflow tracking"),
@@ -328,3 +328,79 @@ def test_render_passes_the_jobs_secrets(tmp_path: Path, capsys: pytest.CaptureFi
     )
     values = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
     assert values["secrets"] == ["db-creds", "api-keys"]
+
+
+BAD_JOBS = {
+    "schedule": '{dag_id: p_daily, schedule: "0 25 * * *", entrypoint: main}',
+    "command": '{dag_id: p_daily, schedule: "@daily", command: "python main.py"}',
+    "gpu": '{dag_id: p_daily, schedule: "@daily", entrypoint: main, gpu: {type: nvidia-tesla-t4}}',
+    "timezone": '{dag_id: p_daily, schedule: "@daily", entrypoint: main, timezone: Mars/Olympus}',
+    "template": '{dag_id: p_daily, schedule: "@daily", entrypoint: main, template: mlops}',
+}
+
+
+@pytest.mark.parametrize("field", sorted(BAD_JOBS))
+def test_validate_refuses_what_render_refuses_with_the_same_words(
+    field: str, tmp_path: Path, capsys: Capture, write_tree: WriteTree, monkeypatch: Any
+) -> None:
+    """Each check of render (schedule, command, GPU placement, time zone, MLflow for mlops)
+    is run by validate too, on the same line; before, validate said "all valid"."""
+    write_tree(
+        tmp_path,
+        {
+            "p/requirements.txt": "",
+            "p/somlier.yaml": "project: {name: p}\nmodel: {name: p, version: v1}\n"
+            "entrypoints: {main: {command: python}}\n"
+            f"offline:\n  - {BAD_JOBS[field]}\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["offline", "render", "-p", "p", "--dry-run"]) == 2
+    rendered = capsys.readouterr().err.strip()
+    assert main(["validate", "p"]) == 2
+    validated = capsys.readouterr()
+    assert rendered.startswith("p/somlier.yaml:5:")
+    assert validated.out.strip() == rendered
+    assert "1 error in 1 file" in validated.err
+
+
+def test_validate_passes_what_render_renders(
+    tmp_path: Path, capsys: Capture, write_tree: WriteTree, monkeypatch: Any
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            ".somlier/platform.yaml": GPU_PLATFORM,
+            "p/requirements.txt": "",
+            "p/somlier.yaml": "project: {name: p}\nmodel: {name: p, version: v1}\n"
+            "entrypoints: {main: {command: python}}\n"
+            'offline:\n  - {dag_id: p_daily, schedule: "0 9 * * *", command: "run main -x",'
+            " gpu: {type: nvidia-tesla-t4, count: 2}}\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "p"]) == 0
+    assert main(["offline", "render", "-p", "p", "--dry-run"]) == 0
+
+
+def test_the_tutorial_gpu_command_works_in_a_new_monorepo(tmp_path: Path, capsys: Capture) -> None:
+    """new-monorepo's platform.yaml places every GPU type its notebook profiles offer, so
+    `offline create --gpu_type=… --num_of_gpus=2` writes a DAG that passes the pod rules."""
+    from pipeline.config.settings import load_settings
+    from pipeline.scaffold import new_monorepo
+
+    mono = tmp_path / "ml-projects"
+    new_monorepo.create(mono, {})
+    settings = load_settings(mono, {})
+    offered = settings.notebook_profiles.gpu_types
+    assert set(offered) == {"nvidia-tesla-p100", "nvidia-tesla-v100", "nvidia-tesla-t4"}
+    for gpu in offered:
+        dag_id = gpu.replace("-", "_")
+        args = [IMAGE, "0 9 * * *", "run main", dag_id, f"--gpu_type={gpu}", "--num_of_gpus=2"]
+        assert _create(mono, *args) == 0, capsys.readouterr().err
+        op = _operator((mono / f"{dag_id}.py").read_text(encoding="utf-8"))
+        assert op["node_selector"] == {"cloud.google.com/gke-accelerator": gpu}
+        assert op["tolerations"] == [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+        assert (op["command"], op["num_of_gpus"]) == (["run", "main"], 2)

@@ -183,11 +183,11 @@ def test_a_gpu_without_node_labels_is_refused_as_dags_check_would() -> None:
 @pytest.mark.parametrize(
     ("command", "hint"),
     [
-        ("main", 'did you mean "run main"?'),
-        ("python main.py", 'write "run NAME"'),
-        ("run", 'write "run NAME"'),
-        ("run --fast", 'write "run NAME"'),
-        ("show", 'did you mean "run show"?'),
+        ("main", 'write "run main": a batch job runs'),
+        ("python main.py", 'write "run NAME [ARGS…]", e.g. "run main": a batch job runs'),
+        ("run", 'write "run NAME [ARGS…]"'),
+        ("run --fast", 'write "run NAME [ARGS…]"'),
+        ("show", 'write "run show"'),
     ],
 )
 def test_a_command_the_pod_cannot_run_is_refused(command: str, hint: str) -> None:
