@@ -171,7 +171,7 @@ def _report(**task: object) -> facts.ProbeReport:
                 (
                     "pod-command",
                     "task 'run': command 'main' is not 'run NAME [ARGS…]': its pod would run "
-                    "'somlier config main' (write \"run main\": a batch job runs \"somlier "
+                    '\'somlier config main\' (write "run main": a batch job runs "somlier '
                     "config COMMAND\" in the project's image)",
                 )
             ],
