@@ -1,7 +1,11 @@
 """Run a Kubernetes pod spec's container on the test Docker engine, the way a kubelet would start
 it: the image, ``command`` as the entrypoint, ``args``, the environment and the working folder,
-all taken from the spec (``somlier dags check --json`` gives a task's ``pod``; a Job or a
-Deployment's container can be turned into the same mapping).
+all taken from the spec: ``Container.of(task["pod"])`` for a task of ``somlier dags check
+--json`` (which reports the names of the variables only: their values come from the caller's
+``env=``), ``Container.of_manifest(c)`` for a container of a Job or Deployment manifest.
+
+    done = run_container(Container.of(pod), docker_host=docker_host)
+    assert done.returncode == 0, done.stderr
 
 What a kubelet does and this does too:
 
@@ -39,7 +43,8 @@ class Container:
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     working_dir: str | None = None
-    env: tuple[str, ...] = ()  # names: the values come from the caller (they may be secrets)
+    env: tuple[str, ...] = ()  # the names of the variables the spec sets
+    env_values: tuple[tuple[str, str], ...] = ()  # the values the spec gives (dags check: none)
     env_from_secrets: tuple[str, ...] = ()
 
     @classmethod
@@ -54,6 +59,25 @@ class Container:
             env_from_secrets=tuple(pod.get("env_from_secrets") or ()),
         )
 
+    @classmethod
+    def of_manifest(cls, container: Mapping[str, Any]) -> Container:
+        """From a container of a Kubernetes manifest (a Job's or a Deployment's
+        ``spec.template.spec.containers[i]``): camelCase keys, values in ``env``."""
+        env = list(container.get("env") or ())
+        if any("value" not in e for e in env):
+            raise PodRunError("env with valueFrom: pass the value as env= instead")
+        return cls(
+            image=container["image"],
+            command=tuple(container.get("command") or ()),
+            args=tuple(container.get("args") or ()),
+            working_dir=container.get("workingDir") or None,
+            env=tuple(e["name"] for e in env),
+            env_values=tuple((e["name"], str(e["value"])) for e in env),
+            env_from_secrets=tuple(
+                e["secretRef"]["name"] for e in container.get("envFrom") or () if "secretRef" in e
+            ),
+        )
+
 
 def docker_run_argv(
     container: Container,
@@ -64,9 +88,10 @@ def docker_run_argv(
     name: str | None = None,
 ) -> list[str]:
     """The ``docker run`` arguments (after ``docker``) that start ``container`` as a kubelet
-    would. ``env`` gives the value of each variable the spec names (exactly those);
-    ``secrets`` the keys of each Secret of ``env_from_secrets``."""
-    env = dict(env or {})
+    would. ``env`` gives the value of each variable the spec names without one (together with
+    the spec's values: exactly its names); ``secrets`` the keys of each Secret of
+    ``env_from_secrets``."""
+    env = {**dict(container.env_values), **(env or {})}
     secrets = dict(secrets or {})
     if set(env) != set(container.env):
         raise PodRunError(

@@ -25,7 +25,7 @@ import pytest
 from pipeline.cli.main import main
 from tests.integration import wheelhouse
 from tests.integration.conftest import GIT_ENV
-from tests.integration.podrun import Container, run_container
+from tests.integration.podrun import Container, PodRunError, docker_run_argv, run_container
 from tests.integration.services import docker
 
 pytestmark = pytest.mark.integration
@@ -184,3 +184,32 @@ def test_a_pod_on_the_image_entrypoint_would_fail_and_dags_check_says_so(
         "its pod runs the image's ENTRYPOINT with ['run', 'main'], not somlier config" in line
         for line in lines
     ), out
+
+
+def test_a_spec_maps_to_docker_run_as_a_kubelet_starts_it() -> None:
+    """command replaces ENTRYPOINT and CMD; args alone keep the ENTRYPOINT; env exactly."""
+    both = Container(image="i:1", command=("somlier", "config"), args=("run", "main"))
+    assert docker_run_argv(both) == [
+        *("run", "--rm", "--network", "host", "--entrypoint", "somlier", "i:1"),
+        *("config", "run", "main"),
+    ]
+    args_only = Container(image="i:1", args=("train",), working_dir="/w", env=("A",))
+    assert docker_run_argv(args_only, env={"A": "1"}) == [
+        *("run", "--rm", "--network", "host", "--workdir", "/w", "--env", "A=1", "i:1", "train")
+    ]
+    with pytest.raises(PodRunError, match="values were given"):
+        docker_run_argv(args_only)
+    manifest = Container.of_manifest(
+        {
+            "image": "i:1",
+            "command": ["python", "-m", "x"],
+            "env": [{"name": "MLFLOW_TRACKING_URI", "value": "http://127.0.0.1:5000"}],
+            "envFrom": [{"secretRef": {"name": "creds"}}],
+        }
+    )
+    assert docker_run_argv(manifest, secrets={"creds": {"TOKEN": "t"}})[-7:] == [
+        *("--env", "TOKEN=t", "--env", "MLFLOW_TRACKING_URI=http://127.0.0.1:5000"),
+        *("i:1", "-m", "x"),
+    ]
+    with pytest.raises(PodRunError, match="Secrets"):
+        docker_run_argv(manifest)
