@@ -18,6 +18,7 @@ from pipeline.dags.source import (
 from pipeline.offline import pod
 
 Severity = Literal["error", "warning"]
+_HINTED = frozenset({"pod-command"})  # problems whose hint dags check shows
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def _pod_findings(task: Task, line: int) -> Iterator[Finding]:
         node_selector=found.node_selector,
     )
     for problem in problems:
-        hint = f" ({problem.hint})" if problem.hint and problem.code == "pod-command" else ""
+        # The GPU hints name the platform settings, which a dags repository cannot change.
+        hint = f" ({problem.hint})" if problem.hint and problem.code in _HINTED else ""
         yield error(problem.code, problem.message + hint)
 
 
