@@ -113,6 +113,14 @@ class WebhookReceiver:
         shown = given[:100] if isinstance(given, str) else None
         return f"the delivery is about {shown!r}, not the projects repository {self.repository}"
 
+    def _canonical(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload naming the projects repository as configured (GitHub accepted another
+        case of it; API paths are built from this name)."""
+        repository = payload.get("repository")
+        if self.repository is not None and isinstance(repository, dict):
+            payload = {**payload, "repository": {**repository, "full_name": self.repository}}
+        return payload
+
     def start(self) -> list[str]:
         """Start the worker; queue again what was left queued or running. Returns those ids."""
         left = [p.id for p in self.deliveries.unfinished()]
@@ -146,8 +154,12 @@ class WebhookReceiver:
             pending = self.deliveries.pending(delivery)
             if pending is None:  # finished meanwhile
                 return
+            foreign = self.foreign(pending.payload)  # the settings may differ after a restart
+            if foreign is not None:
+                self._finish(delivery, "ignored", {"ignored": True, "reason": foreign})
+                return
             self.deliveries.start(delivery)
-            result = self.handler(pending.event, pending.payload)
+            result = self.handler(pending.event, self._canonical(pending.payload))
         except Exception as exc:  # the delivery is answered already: the log is the report
             log.exception("delivery %s failed", delivery)
             self._finish(delivery, "failed", {"error": str(exc) or type(exc).__name__})
@@ -240,20 +252,18 @@ async def github_webhook(request: Request) -> JSONResponse:
         return _answer(400, detail="the body is not a JSON object")
     if event == "ping":
         return _answer(200, delivery=delivery, event=event, detail="pong")
-    foreign = receiver.foreign(payload)
-    if foreign is not None:
-        log.warning("delivery %s (%s) ignored: %s", delivery, event, foreign)
-        return _answer(200, delivery=delivery, event=event, ignored=True, reason=foreign)
     claim = receiver.deliveries.claim(
         delivery, event, body=body, keys=signed_keys(event, body, payload)
     )
     if claim is Claim.REPLAY:
-        log.warning(
-            "delivery %s (%s): a replay of a body received before, ignored", delivery, event
-        )
+        log.warning("delivery %s (%s): a replay of a signed body seen before", delivery, event)
     if claim is not Claim.NEW:
         return _answer(200, delivery=delivery, event=event, duplicate=True)
     reason = receiver.classify(event, payload) if receiver.classify is not None else None
+    if reason is None:
+        reason = receiver.foreign(payload)
+        if reason is not None:
+            log.warning("delivery %s (%s) ignored: %s", delivery, event, reason)
     if reason is not None:
         receiver.deliveries.finish(delivery, "ignored", {"ignored": True, "reason": reason})
         return _answer(200, delivery=delivery, event=event, ignored=True, reason=reason)
