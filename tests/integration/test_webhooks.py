@@ -19,8 +19,8 @@ import uvicorn
 from pipeline.cli.comment_edge import webhook_receiver
 from pipeline.config.settings import GitHub, PlatformSettings, Secret
 from pipeline.server.app import ApiConfig, create_app
-from pipeline.server.store import DeploymentStore
 from pipeline.server.deliveries import Claim
+from pipeline.server.store import DeploymentStore
 from pipeline.server.webhooks import DeliveryStore, WebhookReceiver, signature
 from tests.fakes.chatops import REPO, comment_payload
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
