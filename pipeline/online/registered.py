@@ -45,7 +45,7 @@ def unknown_version(client: Any, name: str, version: str, shown_uri: str) -> Use
         )
     if versions:
         return UserError(
-            f"model {name!r} has no version {version} in the registry at {shown_uri}",
+            f"no version {version} of model {name!r} in the registry at {shown_uri}",
             hint=f"registered versions: {_listed(versions)}",
         )
     close = _close_names(client, name)

@@ -72,8 +72,6 @@ def refused_request(exc: UserError) -> Problem:
     ):
         if exc.message.startswith(prefix):
             field = name
-    if " has no version " in exc.message:
-        field = "model_version"
     return field_problem(field, exc.message, exc.hint)
 
 

@@ -431,7 +431,7 @@ class Registry:
             raise UserError(f"no model named {request.model_name!r} is registered in x")
         if request.model_version not in ("1", "2"):
             raise UserError(
-                f"model 'm' has no version {request.model_version} in the registry at x",
+                f"no version {request.model_version} of model 'm' in the registry at x",
                 hint="registered versions: 1, 2",
             )
 
@@ -451,7 +451,7 @@ def test_an_unregistered_model_version_is_422_before_anything_is_queued(
         assert answer.json()["errors"] == [
             {
                 "loc": ["body", "model_version"],
-                "message": "model 'm' has no version 3 in the registry at x "
+                "message": "no version 3 of model 'm' in the registry at x "
                 "(registered versions: 1, 2)",
                 "type": "value_error",
             }
