@@ -32,6 +32,7 @@ def default_deployer(
             raise UserError(
                 LOCAL_REFUSED, hint="or send is_k8s: true to deploy on Kubernetes through a PR"
             )
+        _server_can_deploy(settings, environ)
         from pipeline.online.kube_deploy import deploy_on_k8s
 
         done = deploy_on_k8s(
@@ -58,3 +59,22 @@ def registry_check(tracking_uri: str) -> Callable[[DeployRequest], None]:
         check_registered(request.model_name, str(request.model_version), tracking_uri=tracking_uri)
 
     return check
+
+
+def _server_can_deploy(settings: PlatformSettings, environ: Mapping[str, str]) -> None:
+    """What the server itself lacks, said for an API client: the CLI's hints (``--dry-run``,
+    set a variable) are for the operator, not something a request can do."""
+    from pipeline.config.settings import secret
+
+    operator = "ask the operator of somlier api to set it and restart the server"
+    if not settings.github.deploy_repo:
+        raise UserError(
+            "this server has no deploy repository to open the pull request in (github.deploy_repo)",
+            hint=operator,
+        )
+    if secret(settings.github.token_env, environ) is None:
+        raise UserError(
+            f"this server has no GitHub token ({settings.github.token_env}) to open the pull "
+            "request with",
+            hint=operator,
+        )

@@ -278,7 +278,10 @@ def test_somlier_api_serves_keeps_deployments_across_a_restart_and_never_prints_
     ident = httpx.post(f"{first.url}/deploy", json=iris, headers=AUTH, timeout=120).json()["id"]
     before = wait_until(lambda: status_of(first.url, ident), lambda d: d["status"] in FINISHED)
     assert before["status"] == "failed"
-    assert before["error"].startswith("no deploy repository to open the pull request in")
+    assert before["error"] == (
+        "this server has no deploy repository to open the pull request in (github.deploy_repo) "
+        "(hint: ask the operator of somlier api to set it and restart the server)"
+    )
     ping = b'{"zen": "Keep it logically awesome."}'
     pong = httpx.post(
         f"{first.url}/webhooks/github",
@@ -298,7 +301,7 @@ def test_somlier_api_serves_keeps_deployments_across_a_restart_and_never_prints_
     assert second.stop() == 130
     assert TOKEN not in first.log + second.log
     assert WEBHOOK_SECRET not in first.log + second.log
-    assert f"deployment {ident}: failed: no deploy repository" in first.log
+    assert f"deployment {ident}: failed: this server has no deploy repository" in first.log
 
 
 def test_no_auth_serves_without_a_token(tmp_path: Path, registered_model: RegisteredModel) -> None:

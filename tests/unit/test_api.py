@@ -509,3 +509,23 @@ def test_a_deeply_nested_body_is_a_client_error(client: Client) -> None:
     answer = c.post("/deploy", content=deep, headers={**AUTH, "Content-Type": "application/json"})
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["type"] == "json_invalid"
+
+
+def test_what_the_server_lacks_is_said_for_an_api_client() -> None:
+    """No `--dry-run` or "set GITHUB_TOKEN" hint: a REST client can do neither."""
+    from pipeline.config.settings import GitHub
+    from pipeline.errors import UserError
+    from pipeline.online.request import DeployRequest
+
+    request = DeployRequest("m", "1", use_k8s=True)
+    no_repo = default_deployer(PlatformSettings(), {"GITHUB_TOKEN": "t"})
+    with pytest.raises(UserError) as caught:
+        no_repo(request, lambda _: None)
+    assert caught.value.message.startswith("this server has no deploy repository")
+    settings = PlatformSettings(github=GitHub(deploy_repo="acme/deploy"))
+    with pytest.raises(UserError) as caught:
+        default_deployer(settings, {})(request, lambda _: None)
+    assert caught.value.message == (
+        "this server has no GitHub token (GITHUB_TOKEN) to open the pull request with"
+    )
+    assert caught.value.hint == "ask the operator of somlier api to set it and restart the server"
