@@ -529,3 +529,38 @@ def test_what_the_server_lacks_is_said_for_an_api_client() -> None:
         "this server has no GitHub token (GITHUB_TOKEN) to open the pull request with"
     )
     assert caught.value.hint == "ask the operator of somlier api to set it and restart the server"
+
+
+def run_two_and_stop(store: DeploymentStore, drain_timeout: float) -> tuple[str, str]:
+    """Queue two deployments behind a gate, then stop the server while the first one runs; the
+    gate opens once the stop has begun."""
+    import threading
+
+    gated = Gated()
+    config = ApiConfig(Secret(TOKEN), drain_timeout=drain_timeout)
+    c = TestClient(create_app(config, store, gated))
+    c.__enter__()
+    first = c.post("/deploy", json=PAYLOAD, headers=AUTH).json()["id"]
+    second = c.post("/deploy", json=PAYLOAD, headers=AUTH).json()["id"]
+    assert gated.entered.wait(30)
+    opener = threading.Timer(0.2, gated.gate.set)
+    opener.start()
+    c.__exit__(None, None, None)
+    opener.join()
+    return first, second
+
+
+def test_a_stop_finishes_the_queued_deployments_within_the_drain_timeout(
+    store: DeploymentStore,
+) -> None:
+    first, second = run_two_and_stop(store, drain_timeout=60)
+    statuses = [store.get(i).status for i in (first, second)]  # type: ignore[union-attr]
+    assert statuses == ["succeeded", "succeeded"]
+
+
+def test_what_the_drain_timeout_leaves_runs_at_the_next_start(store: DeploymentStore) -> None:
+    first, second = run_two_and_stop(store, drain_timeout=0)
+    assert store.get(second).status == "queued"  # type: ignore[union-attr]
+    with TestClient(create_app(ApiConfig(Secret(TOKEN)), store, instant)) as c:
+        assert finished(c, second)["status"] == "succeeded"
+        assert finished(c, first)["status"] in FINISHED
