@@ -15,6 +15,8 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+from pipeline.errors import clipped
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -26,9 +28,7 @@ DEFAULT_BODY_LIMIT = 64 * KIB  # POST /deploy's body is a few hundred bytes
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
-def shown(value: str, limit: int = 80) -> str:
-    """``value`` cut to ``limit`` characters for a message: input is never echoed in full."""
-    return value if len(value) <= limit else f"{value[:limit]}… ({len(value) - limit} more)"
+shown = clipped  # the name the server's modules use
 
 
 async def _problem(send: Send, status: int, detail: str) -> None:

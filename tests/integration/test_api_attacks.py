@@ -203,6 +203,14 @@ def test_a_deploy_body_past_64_kib_is_413_before_the_token_is_checked(
     assert httpx.get(f"{api_child.url}/healthz", timeout=WAIT).json()["waiting"] == 0
 
 
+def test_a_20_mb_model_name_is_not_echoed_back(api_child: Child) -> None:
+    body = {"model_name": "m" * 20_000_000, "model_version": 1, "is_k8s": True}
+    for headers in ({}, AUTH):
+        answer = httpx.post(f"{api_child.url}/deploy", json=body, headers=headers, timeout=WAIT)
+        assert answer.status_code == 413
+        assert len(answer.content) < 200
+
+
 # ---- stops in the middle of webhook work ----------------------------------------------------
 
 
