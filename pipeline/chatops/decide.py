@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.chatops.parse import Command, parse_comment, shown
-from pipeline.chatops.permissions import WRITE_ROLES, Facts, allowed
+from pipeline.chatops.permissions import OWNERS_PATH, WRITE_ROLES, Facts, allowed
+from pipeline.online.names import model_key, spelling_clash
 
 MARKER_PREFIX = "<!-- somlier:chatops"
 _BOT_TYPES = frozenset({"Bot", "Organization"})
@@ -97,10 +98,11 @@ def needs_facts(event: CommentEvent) -> bool:
 
 
 def _scope_of(command: Command, facts: Facts) -> tuple[list[str], str | None]:
+    """The canonical project names and the environment a command acts on."""
     if command.name in ("deploy", "rollback"):
-        return [str(command.model)], command.env
+        return [model_key(str(command.model))], command.env
     if command.projects:
-        return list(command.projects), None
+        return [model_key(p) for p in command.projects], None
     # no project named: the PR's changed projects, which may include any restricted one
     return sorted(facts.owners.projects), None
 
@@ -125,10 +127,14 @@ def verdict(event: CommentEvent, command: Command, facts: Facts | None) -> Verdi
         return Refused(command, facts.owners.error)
     projects, env = _scope_of(command, facts)
     for name in projects:
+        listed = facts.owners.spelled.get(name, name)
         if name in facts.owners.projects and not allowed(
             facts.owners.projects[name], event.login, facts.teams
         ):
-            return Refused(command, f"{who} is not on the allowlist of project {name!r}")
+            return Refused(command, f"{who} is not on the allowlist of project {listed!r}")
+        if command.model is not None and name in facts.owners.spelled and listed != command.model:
+            # another spelling of a listed model: one folder, branch and allowlist for both
+            return Refused(command, spelling_clash(command.model, listed, OWNERS_PATH).message)
     envs = facts.owners.environments
     if env is not None and env in envs and not allowed(envs[env], event.login, facts.teams):
         return Refused(command, f"{who} is not on the allowlist of environment {env!r}")
@@ -171,8 +177,8 @@ def relevant_scopes(event: CommentEvent) -> tuple[set[str], set[str]]:
         if command.error is not None or command.name == "help":
             continue
         if command.name in ("deploy", "rollback"):
-            projects.add(str(command.model))
+            projects.add(model_key(str(command.model)))
             envs.add(command.env)
         else:
-            projects.update(command.projects or {"*"})
+            projects.update({model_key(p) for p in command.projects} or {"*"})
     return projects, envs

@@ -12,6 +12,11 @@ The file (optional)::
         users: [alice]
         teams: [acme/sre]
 
+Project and model names are matched on their canonical form
+(:func:`pipeline.online.names.model_key`: case and separators folded, as the deploy folder and
+branch are named), so ``CHURN-MODEL`` and ``churn_model`` fall under the entry of
+``churn-model``; two entries with one canonical form make the file invalid.
+
 A project or environment without an entry is open to everyone with write, maintain or admin
 permission; one with an entry is open only to the users and team members it lists. A file that
 does not parse refuses every command (it never falls open).
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.errors import SomlierError
+from pipeline.online.names import model_key
 
 OWNERS_PATH = ".somlier/OWNERS.yaml"
 WRITE_ROLES = frozenset({"write", "maintain", "admin"})
@@ -40,7 +46,8 @@ class Allowlist:
 
 @dataclass(frozen=True)
 class Owners:
-    projects: dict[str, Allowlist] = field(default_factory=dict)
+    projects: dict[str, Allowlist] = field(default_factory=dict)  # by canonical name
+    spelled: dict[str, str] = field(default_factory=dict)  # canonical name -> as in the file
     environments: dict[str, Allowlist] = field(default_factory=dict)
     error: str | None = None  # the file is broken: every command is refused with this
 
@@ -57,8 +64,19 @@ def parse_owners(text: bytes | None, default_org: str) -> Owners:
 
     try:
         data = yamlsafe.load_text(text, OWNERS_PATH).data
+        written = _section(data, "projects", default_org)
+        spelled: dict[str, str] = {}
+        for name in written:
+            key = model_key(name)
+            if key in spelled:
+                raise ValueError(
+                    f"projects {spelled[key]!r} and {name!r} differ only in case or "
+                    "separators: they name one model"
+                )
+            spelled[key] = name
         return Owners(
-            projects=_section(data, "projects", default_org),
+            projects={model_key(name): allow for name, allow in written.items()},
+            spelled=spelled,
             environments=_section(data, "environments", default_org),
         )
     except (SomlierError, ValueError) as exc:

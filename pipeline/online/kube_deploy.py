@@ -27,8 +27,9 @@ from pipeline.online import gitops, manifests, release
 from pipeline.online.gitops import Change, GitOpsRequest, GitOpsResult
 from pipeline.online.kube_adapters import KubeAdapters, adapters_for
 from pipeline.online.manifests import Manifest, ServingSpec
+from pipeline.online.names import check_model_name, spelling_clash
 from pipeline.online.release import Action
-from pipeline.online.request import ENVIRONMENTS, MODEL_NAME, DeployRequest
+from pipeline.online.request import ENVIRONMENTS, DeployRequest
 from pipeline.online.serving_image import ServingImage
 
 if TYPE_CHECKING:
@@ -335,8 +336,7 @@ def rollback_on_k8s(
 ) -> KubeDeployment:
     """Open (or update) the PR that deploys the release before the one on the deploy
     repository's default branch, with the image, resources and options it ran with."""
-    if not MODEL_NAME.fullmatch(model_name):
-        raise UserError(f"invalid model name {model_name!r}")
+    check_model_name(model_name)
     if env not in ENVIRONMENTS:
         raise UserError(f"invalid environment {env!r}", hint="dev or prod")
     adapters = adapters or adapters_for(settings, environ or {}, dry_run=dry_run)
@@ -346,6 +346,9 @@ def rollback_on_k8s(
     def planner(current: str | None) -> Change:
         where = f"{gitops.folder(model_name, env)}/{gitops.RELEASE_FILE}"
         history = release.read_history(current, where)
+        deployed_as = str(history[-1]["spec"].get("model_name", model_name)) if history else ""
+        if history and deployed_as != model_name:  # same folder, another spelling
+            raise spelling_clash(model_name, deployed_as, f"deployed in {where}")
         target, remaining = release.rollback_target(history, where)
         echo(
             f"rolling back {model_name} in {env}: v{history[-1]['version']} → "
