@@ -109,6 +109,8 @@ class GitOpsRequest:
     base_branch: str | None = None
     identity: Identity = field(default_factory=Identity)
     dry_run: bool = False
+    # called right before the push; raises to stop it (a prod approval withdrawn meanwhile)
+    before_push: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         url, token = split_credentials(self.clone_url)
@@ -236,6 +238,8 @@ def _attempt(
     if request.dry_run:
         diff = clone.diff(base_sha, commit, where)
         return result("planned", commit, diff=diff)
+    if request.before_push is not None:
+        request.before_push()
     pushed = clone.push(commit, request.branch, branch_sha)
     if pushed.state == "conflict":
         return None

@@ -157,6 +157,7 @@ def _publish(
     *,
     dry_run: bool,
     echo: Echo,
+    before_push: Callable[[], None] | None = None,
 ) -> GitOpsResult:
     repo = settings.github.deploy_repo
     if not repo or not adapters.clone_url:
@@ -175,6 +176,7 @@ def _publish(
             forge=adapters.forge,
             token=adapters.token,
             dry_run=dry_run,
+            before_push=before_push,
         )
         return gitops.publish(request, planner, environ=adapters.environ, log=echo)
 
@@ -231,13 +233,15 @@ def deploy_on_k8s(
     online: OnlineSpec | None = None,
     adapters: KubeAdapters | None = None,
     tracking_uri: str | None = None,
+    before_push: Callable[[], None] | None = None,
 ) -> KubeDeployment:
     """Serve ``request`` on Kubernetes through a PR in ``github.deploy_repo``.
 
     ``online``: the project's serving defaults (``somlier.yaml`` ``online:``); ``adapters``:
     built from ``environ`` (the process environment, read by the CLI) when not given;
     ``tracking_uri``: the MLflow registry to build the image from (default:
-    ``mlflow.tracking_uri`` of the settings).
+    ``mlflow.tracking_uri`` of the settings); ``before_push``: called right before the push to
+    the deploy repository, raises to stop it.
     """
     online = online or OnlineSpec()
     adapters = adapters or adapters_for(settings, environ or {}, dry_run=dry_run)
@@ -266,7 +270,14 @@ def deploy_on_k8s(
     result: GitOpsResult | None = None
     if settings.github.deploy_repo or not dry_run:
         result = _publish(
-            adapters, settings, spec.model_name, spec.env, planner, dry_run=dry_run, echo=echo
+            adapters,
+            settings,
+            spec.model_name,
+            spec.env,
+            planner,
+            dry_run=dry_run,
+            echo=echo,
+            before_push=before_push,
         )
     else:
         planner(None)

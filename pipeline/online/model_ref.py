@@ -179,6 +179,28 @@ def resolve_model(
     )
 
 
+COMMIT_TAGS = ("somlier.commit", "mlflow.source.git.commit")
+
+
+def source_commits(name: str, version: str, *, tracking_uri: str) -> tuple[str, ...]:
+    """The commits the run of ``name``/``version`` was made from (its tags ``somlier.commit``
+    and ``mlflow.source.git.commit``); none for an unknown version or an untagged run."""
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.online import tracking
+
+    where = tracking.Tracking(tracking_uri, "environment")
+    client = tracking.client(where)
+    try:
+        found = client.get_model_version(name, str(version))
+        tags = client.get_run(found.run_id).data.tags if found.run_id else {}
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return ()
+        raise tracking.mlflow_failure(exc, where, f"looking up {name} version {version}") from exc
+    return tuple(dict.fromkeys(str(tags[k]).lower() for k in COMMIT_TAGS if tags.get(k)))
+
+
 def check_spelling(client: Any, name: str, shown: str) -> None:
     """Refuse ``name`` when the registry holds another model whose name differs from it only in
     case or separators (:func:`pipeline.online.names.model_key`): both would be served from
