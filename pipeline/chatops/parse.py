@@ -197,6 +197,7 @@ def help_text() -> str:
         "",
         "Only collaborators with write, maintain or admin permission may run them, within the "
         "allowlists of `.somlier/OWNERS.yaml` on the default branch. A `prod` deploy needs an "
-        "approved, mergeable pull request.",
+        "approved, mergeable pull request into the default branch, and a model version "
+        "registered from a run of one of its commits.",
     ]
     return "\n".join(lines)

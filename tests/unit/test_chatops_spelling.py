@@ -17,6 +17,7 @@ from pipeline.online.manifests import object_name
 from pipeline.online.names import model_key
 from pipeline.online.request import DeployRequest
 from tests.fakes.chatops import MemoryForge, comment_payload
+from tests.unit.test_api import client, store  # noqa: F401  (the API fixtures)
 from tests.unit.test_chatops_flow import Recorder
 
 OWNERS = b"projects:\n  churn-model: {users: [alice]}\n"
@@ -144,3 +145,12 @@ def test_a_new_spelling_of_a_registered_model_is_refused_at_deploy_and_register(
     with pytest.raises(UserError, match="differs only in case or separators from 'churn-model'"):
         check_spelling(registry, "CHURN_MODEL", "sqlite:///m.db")
     assert registry.filters[-1] == "name ILIKE 'churn%model'"
+
+
+def test_post_deploy_refuses_hidden_characters_and_lookalikes(client: Any) -> None:  # noqa: F811
+    """``POST /deploy`` builds the same checked request: the name is refused, said why."""
+    from tests.unit.test_api_fakes import AUTH, PAYLOAD
+
+    for name, why in (("churn\u200bmodel", "hidden characters"), ("ｃｈｕｒｎ", "lookalike")):
+        answer = client().post("/deploy", json={**PAYLOAD, "model_name": name}, headers=AUTH)
+        assert answer.status_code == 422 and why in answer.text, answer.text
