@@ -153,8 +153,8 @@ def register(
             ) from exc
         raise mlflow_failure(exc, tracking, f"looking up run {run_id}") from exc
     try:
+        check_spelling(mlflow_client, model_name, tracking.shown)  # before anything is read
         chosen = _pick(run_models(mlflow_client, run), run_id, model)
-        check_spelling(mlflow_client, model_name, tracking.shown)
         try:
             mlflow_client.get_registered_model(model_name)
         except MlflowException as exc:

@@ -819,3 +819,20 @@ def test_a_prod_approval_dismissed_while_deploying_stops_the_push(
     (deploy_pr,) = fake_github.pulls(DEPLOY)
     assert deploy_pr.pull is not None
     assert deploy_pr.pull.head_ref == "somlier/deploy/iris-classifier-prod"
+
+
+def test_registering_another_spelling_of_a_registered_model_is_refused(
+    registry_models: Models,
+) -> None:
+    """``Churn`` would share the deploy folder, branch and allowlist of ``churn``."""
+    from pipeline.errors import UserError
+    from pipeline.online.registry import register
+    from pipeline.online.tracking import Tracking
+
+    tracking = Tracking(registry_models.uri, "environment")
+    for name in ("Churn", "IRIS_CLASSIFIER", "iris.classifier"):
+        with pytest.raises(UserError) as caught:
+            register(registry_models.run_id, name, tracking=tracking)
+        assert "differs only in case or separators" in caught.value.message
+    client = registry_models.client
+    assert sorted(m.name for m in client.search_registered_models()) == ["churn", "iris-classifier"]
