@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,22 +16,30 @@ from pipeline.config.validation import Result, shown_path, validate_files
 from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, ConfigError, UserError
 from pipeline.monorepo import discovery
 
+if TYPE_CHECKING:
+    from pipeline.config.variables import Variables
 
-def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, frozenset[str] | None]:
+
+def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, frozenset[str] | None, Variables]:
     """Validate the platform settings of the monorepo around ``start``, if it has any; return
-    the report (None when there is no file) and the GPU types it defines."""
+    the report (None when there is no file), the GPU types it defines and its ``${VAR}`` rule."""
+    from pipeline.config import settings, variables
+
     root = discovery.platform_root(start)
     if root is None:
-        return None, None
-    from pipeline.config import settings  # only when there is a platform file
-
+        return None, None, variables.for_root(None, os.environ)
     path = root / settings.FILENAME
     shown = shown_path(path, cwd)
     try:
         loaded = settings.load_settings(root, os.environ)
     except ConfigError as exc:
-        return FileReport(shown, tuple(exc.diagnostics)), None
-    return FileReport(shown), frozenset(loaded.gpu_types) or None
+        # The strictest rule (nothing allowed) while the settings are broken.
+        return (
+            FileReport(shown, tuple(exc.diagnostics)),
+            None,
+            variables.from_settings(settings.PlatformSettings()),
+        )
+    return FileReport(shown), frozenset(loaded.gpu_types) or None, variables.from_settings(loaded)
 
 
 @click.command()
@@ -59,8 +68,10 @@ def validate(paths: tuple[Path, ...], as_json: bool, fmt: str, jobs: int | None)
         where = ", ".join(map(str, paths)) or str(cwd)
         raise UserError(f"no somlier.yaml found in {where}", hint="pass a file or a project folder")
     first = paths[0].resolve() if paths else cwd
-    platform_report, gpu_types = _platform(first if first.is_dir() else first.parent, cwd)
-    result = validate_files(files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types)
+    platform_report, gpu_types, rule = _platform(first if first.is_dir() else first.parent, cwd)
+    result = validate_files(
+        files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types, variables=rule
+    )
     if platform_report is not None:
         result = Result((platform_report, *result.reports))
     if as_json:
