@@ -8,7 +8,7 @@ the text it replaced (:class:`FromEnv`), so that an error about it shows ``${VAR
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _read(text: str, environ: Mapping[str, str], variables: Variables | None) ->
             )
         if "${" in default:
             raise InterpolationError(
-                f"{token + '}'!r}: a default cannot hold another '${{'",
+                f"'${{{name}:…}}': a default cannot hold another '${{'",
                 "write the default itself, or '$${' for a literal '${'",
                 token,
             )
@@ -84,24 +84,33 @@ def interpolate(text: str, environ: Mapping[str, str], variables: Variables | No
     return _read(text, environ, variables)[0]
 
 
+Read = tuple[KeyPath, str, str]  # where, as written, as read
+
+
+def scrub(read: Iterable[Read], path: KeyPath, text: str) -> str:
+    """``text`` (a message about ``path``) with every value read for ``path``, a key under it,
+    or a key above it replaced by the text it was read from."""
+    pairs = [
+        (value, written)
+        for where, written, value in read
+        if value and (where[: len(path)] == path or path[: len(where)] == where)
+    ]
+    for value, written in sorted(pairs, key=lambda p: -len(p[0])):
+        text = text.replace(value, written)
+    return text
+
+
 class FromEnv:
-    """The strings of one document that took a value from the environment: path → (as written,
-    as read). :meth:`scrub` puts the written text back into a message about such a value."""
+    """The strings of one document that took a value from the environment."""
 
     def __init__(self) -> None:
         self.values: dict[KeyPath, tuple[str, str]] = {}
 
+    def entries(self) -> tuple[Read, ...]:
+        return tuple((where, w, v) for where, (w, v) in self.values.items())
+
     def scrub(self, path: KeyPath, text: str) -> str:
-        """``text`` (a message about ``path``) with every value read for ``path``, a key under
-        it, or a key above it replaced by the text it was read from."""
-        pairs = [
-            (read, written)
-            for where, (written, read) in self.values.items()
-            if read and (where[: len(path)] == path or path[: len(where)] == where)
-        ]
-        for read, written in sorted(pairs, key=lambda p: -len(p[0])):
-            text = text.replace(read, written)
-        return text
+        return scrub(self.entries(), path, text) if self.values else text
 
 
 def interpolate_tree(

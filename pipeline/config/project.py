@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import schema, yamlsafe
-from pipeline.config.interpolate import FromEnv, InterpolationError, KeyPath, interpolate_tree
+from pipeline.config.interpolate import FromEnv, InterpolationError, KeyPath, Read, interpolate_tree
 from pipeline.errors import ConfigError, Diagnostic
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class FileReport:
     project: str | None = None
     dag_ids: tuple[str, ...] = ()
     gpu_types: tuple[tuple[KeyPath, str], ...] = ()  # where each GPU type is asked for
-    from_env: FromEnv | None = None  # values read from the environment, kept out of messages
+    from_env: tuple[Read, ...] = ()  # values read from the environment, kept out of messages
 
     @property
     def ok(self) -> bool:
@@ -173,7 +173,7 @@ def check_file(
         data["project"]["name"],
         tuple(j["dag_id"] for j in jobs),
         tuple(gpus),
-        out.from_env if out.from_env.values else None,
+        out.from_env.entries(),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.config.interpolate import KeyPath
+from pipeline.config.interpolate import KeyPath, scrub
 from pipeline.config.project import FileReport, check_file, locate_key
 from pipeline.config.schema import format_path, suggest
 from pipeline.errors import Diagnostic
@@ -115,7 +115,7 @@ def _monorepo_rules(
 
 
 def _scrub(report: FileReport, key_path: KeyPath, text: str) -> str:
-    return report.from_env.scrub(key_path, text) if report.from_env is not None else text
+    return scrub(report.from_env, key_path, text)
 
 
 def shown_path(path: Path, cwd: Path) -> str:
