@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _listed(items: Iterable[str], separator: str = ", ") -> str:
+    """Several values as a person writes them (``a, b``); none as ``-``."""
+    return separator.join(items) or "-"
+
+
 @click.group()
 def config() -> None:
     """Show a project's settings or run one of its entrypoints."""
@@ -69,7 +75,7 @@ def show(file: Path | None, dependencies: bool, as_json: bool) -> None:
     if dependencies:
         from pipeline.config import requirements
 
-        deps = requirements.read(project.requirements_path)
+        deps = requirements.read(project.requirements_path, root=project.root)
     if as_json:
         body = _plain(project)
         body["entrypoints"] = {
@@ -89,16 +95,18 @@ def show(file: Path | None, dependencies: bool, as_json: bool) -> None:
         click.echo("------------------------------")
         return
     p, m = project.project, project.model
+    assets = [f"{a.provider}: {', '.join(f.name for f in a.files)}" for a in m.assets]
+    images = [f"{p.docker.name}:{tag}" for tag in p.docker.tags] or [p.docker.name]
     lines = [
         f"SoMLier YAML: [{project.path}]",
         f"Project Name: {p.name}",
         f"Model Name: {m.name}",
         f"Model Version: {m.version}",
-        f"Model Tag: {list(m.tags)}",
-        f"Model Assets: {[a.provider + ':' + ','.join(f.name for f in a.files) for a in m.assets]}",
+        f"Model Tag: {_listed(m.tags)}",
+        f"Model Assets: {_listed(assets, '; ')}",
         f"Python Version: {p.python.version}",
-        f"Docker Image Name: {p.docker.name}:{list(p.docker.tags)}",
-        f"Entrypoints: {', '.join(project.entrypoints)}",
+        f"Docker Image Name: {_listed(images)}",
+        f"Entrypoints: {_listed(project.entrypoints)}",
     ]
     if p.depends_on:
         lines.append(f"Depends On: {', '.join(p.depends_on)}")

@@ -68,6 +68,15 @@ def _inside(root: Path, relative: str) -> bool:
     return not pure.is_absolute() and ".." not in pure.parts and not relative.startswith("~")
 
 
+def _leaves(root: Path, relative: str) -> bool:
+    """Whether ``root / relative`` resolves (through links) to a place outside ``root``."""
+    try:
+        (root / relative).resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return True
+    return False
+
+
 def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
     python = data["project"].get("python", {})
     req = python.get("requirements_txt", "requirements.txt")
@@ -76,6 +85,12 @@ def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
         out.add(
             req_path,
             f"requirements_txt {req!r} points outside the project folder",
+            "the image is built from the project folder; keep the file inside it",
+        )
+    elif _leaves(root, req):
+        out.add(
+            req_path,
+            f"requirements_txt {req!r} is a link to a file outside the project folder",
             "the image is built from the project folder; keep the file inside it",
         )
     elif not (root / req).is_file():
