@@ -43,7 +43,9 @@ def _load(file: Path | None) -> ProjectConfig:
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name.rstrip("_"): _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            f.name.rstrip("_"): _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.metadata.get("internal")
         }
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]

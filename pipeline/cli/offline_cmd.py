@@ -304,16 +304,17 @@ def _open_prs(
 
 
 def _located(job: JobError, shown: str) -> Diagnostic:
+    from pipeline.config.interpolate import scrub
     from pipeline.config.project import locate_key
 
     key_path: tuple[str | int, ...] = ("offline", job.index, *job.error.field.split("."))
     line, col = locate_key(job.config.path, shown, key_path)
-    return Diagnostic(
+    return Diagnostic(  # a value read from the environment is shown as its ${VAR}
         shown,
         line,
         col,
-        f"offline[{job.index}]: {job.error.message}",
-        job.error.hint,
+        scrub(job.config.from_env, key_path, f"offline[{job.index}]: {job.error.message}"),
+        scrub(job.config.from_env, key_path, job.error.hint),
         key_path=".".join(map(str, key_path)),
     )
 

@@ -204,8 +204,8 @@ def load_project(
     from pipeline.config import model  # not needed by validate: keep its start-up short
 
     shown = shown or str(path)
-    data, _ = _check(yamlsafe.read_file(path, shown), path, shown, environ, variables)
-    return model.build(data, path)
+    data, out = _check(yamlsafe.read_file(path, shown), path, shown, environ, variables)
+    return model.build(data, path, out.from_env.entries())
 
 
 def locate_key(path: Path, shown: str, key_path: KeyPath) -> tuple[int, int]:

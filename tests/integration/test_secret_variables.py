@@ -36,7 +36,7 @@ SECRETS = {
 PLATFORM = """\
 github: {token_env: CI_BOT}
 interpolation:
-  allow: [EPOCHS, INNOCENT, GITHUB_TOKEN, CI_BOT, SOMLIER_WEBHOOK_SECRET]
+  allow: [EPOCHS, INNOCENT, SCHEDULE, GITHUB_TOKEN, CI_BOT, SOMLIER_WEBHOOK_SECRET]
 """
 
 CLEAN = """\
@@ -76,7 +76,13 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**environ, **SECRETS, "EPOCHS": "7", "INNOCENT": "${GITHUB_TOKEN}"},
+        env={
+            **environ,
+            **SECRETS,
+            "EPOCHS": "7",
+            "INNOCENT": "${GITHUB_TOKEN}",
+            "SCHEDULE": "at-teatime-private-value",
+        },
         timeout=120,
     )
 
@@ -167,3 +173,19 @@ def test_allowed_variables_reach_the_dag_and_are_not_expanded_again(monorepo: Pa
     tree = ast.parse(written["clean/clean_daily.py"])
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
     assert "7" in strings  # the description, from the allowed EPOCHS
+
+
+def test_a_render_error_about_an_allowed_value_shows_the_variable(
+    monorepo: Path, git_repo: GitRepo
+) -> None:
+    """Render checks the schedule (validate leaves cron to it): its error names ${SCHEDULE}."""
+    text = CLEAN.replace("clean", "cron").replace('"0 9 * * *"', '"${SCHEDULE}"')
+    git_repo.commit(
+        "cron", {"projects/cron/somlier.yaml": text, "projects/cron/requirements.txt": ""}
+    )
+    done = run("offline", "render", "-p", "projects/cron", "--output-dir", "dags", cwd=monorepo)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "at-teatime-private-value" not in done.stdout + done.stderr
+    assert "${SCHEDULE}" in done.stderr
+    assert done.stderr.startswith("projects/cron/somlier.yaml:6:")
+    assert files_under(monorepo / "dags") == {}
