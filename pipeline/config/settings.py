@@ -155,6 +155,13 @@ class Api:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Interpolation:
+    """The variables a somlier.yaml may read with ``${VAR}`` (see :mod:`.variables`)."""
+
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlatformSettings:
     registry: Registry = field(default_factory=Registry)
     builder: Builder = field(default_factory=Builder)
@@ -167,6 +174,7 @@ class PlatformSettings:
     monorepo: Monorepo = field(default_factory=Monorepo)
     notebook_profiles: NotebookProfiles = field(default_factory=NotebookProfiles)
     api: Api = field(default_factory=Api)
+    interpolation: Interpolation = field(default_factory=Interpolation)
     source: Path | None = None  # the file read, if any
 
 
@@ -251,6 +259,7 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
         monorepo=section(Monorepo, "monorepo"),
         notebook_profiles=NotebookProfiles.from_raw(data.get("notebook_profiles", {})),
         api=section(Api, "api"),
+        interpolation=section(Interpolation, "interpolation"),
         source=source,
     )
 
@@ -283,7 +292,8 @@ def _validated(path: Path | None, environ: Mapping[str, str]) -> tuple[dict[str,
     if path is not None and path.is_file():
         doc = yamlsafe.load_text(yamlsafe.read_file(path, shown), shown)
         data, node = doc.data, doc.node
-        found = interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH)
+        # The platform's own file is trusted (it names the secrets): it reads any variable.
+        found = interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH, variables=None)
         if found:
             raise ConfigError(
                 [
