@@ -1,0 +1,215 @@
+"""A fresh monorepo's project image, built by `somlier pipeline build` on the test engine where no
+public index has somlier: the image gets the running somlier as a wheel in its build context and
+the packages from the index the platform settings name, is pushed to the test registry, and runs
+its `main` entrypoint. An index URL with credentials reaches pip as a BuildKit secret and appears
+in no output, no layer, no history entry and no image config.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration import package_index
+from tests.integration.conftest import GIT_ENV
+from tests.integration.services import docker, manifest_digest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SOMLIER = Path(sys.executable).parent / "somlier"
+ANSWERS = ("--description", "demo", "--team", "data", "--author", "nuj", "--email", "n@x.org")
+TOKEN = "tok-" + uuid.uuid4().hex  # the credential no output or image may show
+
+
+@pytest.fixture(scope="module")
+def index() -> Iterator[package_index.Index]:
+    with package_index.serve(package_index.cached_wheels(), "builder", TOKEN) as served:
+        yield served
+
+
+def run(*argv: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, (
+        f"{done.args}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    )
+    return done
+
+
+def monorepo(tmp_path: Path, packages: str, *, requirements: str | None = None) -> Path:
+    """``somlier new-monorepo`` + ``new-project --no-input``, with ``packages`` appended to its
+    platform.yaml, committed."""
+    env = {**os.environ, **GIT_ENV}
+    ok(run(SOMLIER, "new-monorepo", "mono", cwd=tmp_path, env=env))
+    mono = tmp_path / "mono"
+    ok(
+        run(
+            SOMLIER,
+            "new-project",
+            "--no-input",
+            "--project-name",
+            "churn",
+            *ANSWERS,
+            "-o",
+            "projects",
+            cwd=mono,
+            env=env,
+        )
+    )
+    if requirements is not None:
+        (mono / "projects/churn/requirements.txt").write_text(requirements)
+    platform = mono / ".somlier/platform.yaml"
+    platform.write_text(platform.read_text() + packages)
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-qm", "churn")):
+        ok(run("git", *args, cwd=mono, env=env))
+    return mono
+
+
+def build_env(docker_host: str, registry: str, base_image: str, **extra: str) -> dict[str, str]:
+    prefix = f"img{uuid.uuid4().hex[:8]}"
+    return {
+        **os.environ,
+        **GIT_ENV,
+        "DOCKER_HOST": docker_host,
+        "SOMLIER__REGISTRY__URL": f"{registry}/{prefix}",
+        "SOMLIER__REGISTRY__INSECURE": "true",
+        "SOMLIER__BUILDER__BASE_IMAGE": base_image,
+        **extra,
+    }
+
+
+def pushed_image(done: subprocess.CompletedProcess[str]) -> tuple[str, str, str]:
+    """(image, first tag, digest) of the one project a `pipeline build --json` built."""
+    [image] = json.loads(done.stdout)["images"]
+    return image["image"], image["tags"][0], image["digest"]
+
+
+def records(stdout: str) -> list[dict[str, str]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_a_new_projects_image_gets_somlier_builds_pushes_and_runs_main(
+    tmp_path: Path,
+    docker_host: str,
+    registry: str,
+    base_image: str,
+    index: package_index.Index,
+) -> None:
+    # The index has every package but somlier (as here: somlier is on no index at all).
+    mono = monorepo(tmp_path, f"packages:\n  index_url: {index.open_url}\n")
+    env = build_env(docker_host, registry, base_image)
+    done = ok(
+        run(
+            SOMLIER, "pipeline", "build", "--project", "projects/churn", "--json", cwd=mono, env=env
+        )
+    )
+    assert "goes into each build context" in done.stderr
+    assert "building with BuildKit" in done.stderr
+    image, tag, digest = pushed_image(done)
+    repository = image.split("/", 1)[1]
+    assert manifest_digest(registry, repository, tag) == digest
+
+    # What the registry holds runs: drop the engine's copy, pull it back, run `main`.
+    docker("rmi", "--force", f"{image}:{tag}", docker_host=docker_host, check=False)
+    docker("pull", f"{image}@{digest}", docker_host=docker_host)
+    ran = docker("run", "--rm", "--network", "none", f"{image}@{digest}", docker_host=docker_host)
+    assert [(r["name"], r["stdout"]) for r in records(ran.stdout)] == [("main", "hello world!!\n")]
+    version = docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "somlier", f"{image}@{digest}",
+        "--version", docker_host=docker_host,
+    )  # fmt: skip
+    import pipeline
+
+    assert pipeline.__version__ in version.stdout
+    # somlier came from the build context, never from the index
+    assert not any(r.rstrip("/").endswith("/simple/somlier") for r in index.requests)
+
+
+def image_bytes(image: str, docker_host: str) -> bytes:
+    """Every layer, the config and the manifest of ``image``, as `docker save` writes them."""
+    done = subprocess.run(
+        [docker_cli(), "-H", docker_host, "save", image],
+        capture_output=True,
+        timeout=600,
+        check=True,
+    )
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+        for member in tar.getmembers():
+            handle = tar.extractfile(member)
+            if handle is None:
+                continue
+            data = handle.read()
+            out.write(data)
+            if member.name.endswith("layer.tar"):
+                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                    for inner in layer.getmembers():
+                        content = layer.extractfile(inner)
+                        if content is not None:
+                            out.write(content.read())
+    return out.getvalue()
+
+
+def docker_cli() -> str:
+    from tests.integration.services import docker_cli as cli
+
+    return cli()
+
+
+def test_an_index_url_with_credentials_reaches_pip_and_nothing_else(
+    tmp_path: Path,
+    docker_host: str,
+    registry: str,
+    base_image: str,
+    index: package_index.Index,
+) -> None:
+    # Only somlier's own dependencies: the template's requirements are installed above.
+    mono = monorepo(tmp_path, "packages:\n  index_url_env: PRIVATE_INDEX\n", requirements="")
+    env = build_env(docker_host, registry, base_image, PRIVATE_INDEX=index.private_url)
+    seen_before = len(index.seen_credentials)
+    done = ok(
+        run(
+            SOMLIER, "pipeline", "build", "--project", "projects/churn", "--json", cwd=mono, env=env
+        )
+    )
+    assert f"builder:{TOKEN}" in index.seen_credentials[seen_before:]  # pip used the secret
+    image, tag, digest = pushed_image(done)
+    assert TOKEN not in done.stdout + done.stderr
+
+    ref = f"{image}@{digest}"
+    history = docker("history", "--no-trunc", ref, docker_host=docker_host).stdout
+    inspect = docker("image", "inspect", ref, docker_host=docker_host).stdout
+    assert "pip install" in history  # the install step is there, without the URL
+    for text in (history, inspect):
+        assert TOKEN not in text and "PRIVATE_INDEX" not in text
+    assert TOKEN.encode() not in image_bytes(ref, docker_host)
+    ran = docker("run", "--rm", "--network", "none", ref, docker_host=docker_host)
+    assert [r["stdout"] for r in records(ran.stdout)] == ["hello world!!\n"]
+
+    # A failing install prints pip's complaint, with the index URL, but not the token.
+    (mono / "projects/churn/requirements.txt").write_text("no-such-package-somlier-test\n")
+    ok(run("git", "commit", "-qam", "a missing package", cwd=mono, env=env))
+    failed = run(SOMLIER, "pipeline", "build", "--project", "projects/churn", cwd=mono, env=env)
+    assert failed.returncode == 1, failed.stderr
+    assert "no-such-package-somlier-test" in failed.stderr
+    assert TOKEN not in failed.stdout + failed.stderr
