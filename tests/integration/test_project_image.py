@@ -7,6 +7,7 @@ in no output, no layer, no history entry and no image config.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -146,7 +147,8 @@ def test_a_new_projects_image_gets_somlier_builds_pushes_and_runs_main(
 
 
 def image_bytes(image: str, docker_host: str) -> bytes:
-    """Every layer, the config and the manifest of ``image``, as `docker save` writes them."""
+    """Every layer (uncompressed: file contents verbatim), the config and the manifest of
+    ``image``, as `docker save` writes them."""
     done = subprocess.run(
         [docker_cli(), "-H", docker_host, "save", image],
         capture_output=True,
@@ -156,17 +158,10 @@ def image_bytes(image: str, docker_host: str) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
         for member in tar.getmembers():
-            handle = tar.extractfile(member)
-            if handle is None:
-                continue
-            data = handle.read()
-            out.write(data)
-            if member.name.endswith("layer.tar"):
-                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
-                    for inner in layer.getmembers():
-                        content = layer.extractfile(inner)
-                        if content is not None:
-                            out.write(content.read())
+            handle = tar.extractfile(member) if member.isfile() else None
+            if handle is not None:
+                data = handle.read()
+                out.write(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
     return out.getvalue()
 
 
@@ -183,8 +178,11 @@ def test_an_index_url_with_credentials_reaches_pip_and_nothing_else(
     base_image: str,
     index: package_index.Index,
 ) -> None:
-    # Only somlier's own dependencies: the template's requirements are installed above.
-    mono = monorepo(tmp_path, "packages:\n  index_url_env: PRIVATE_INDEX\n", requirements="")
+    # Only somlier's own dependencies (the template's requirements are installed above); a new
+    # comment each run, so BuildKit runs the install again (a secret is not part of its cache key).
+    mono = monorepo(
+        tmp_path, "packages:\n  index_url_env: PRIVATE_INDEX\n", requirements=f"# {uuid.uuid4().hex}\n"
+    )
     env = build_env(docker_host, registry, base_image, PRIVATE_INDEX=index.private_url)
     seen_before = len(index.seen_credentials)
     done = ok(
