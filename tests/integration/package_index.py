@@ -21,11 +21,12 @@ import shutil
 import subprocess
 import sys
 import threading
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SOMLIER_CACHE", Path.home() / ".cache" / "somlier-test"))

@@ -180,9 +180,8 @@ def test_an_index_url_with_credentials_reaches_pip_and_nothing_else(
 ) -> None:
     # Only somlier's own dependencies (the template's requirements are installed above); a new
     # comment each run, so BuildKit runs the install again (a secret is not part of its cache key).
-    mono = monorepo(
-        tmp_path, "packages:\n  index_url_env: PRIVATE_INDEX\n", requirements=f"# {uuid.uuid4().hex}\n"
-    )
+    fresh = f"# {uuid.uuid4().hex}\n"
+    mono = monorepo(tmp_path, "packages:\n  index_url_env: PRIVATE_INDEX\n", requirements=fresh)
     env = build_env(docker_host, registry, base_image, PRIVATE_INDEX=index.private_url)
     seen_before = len(index.seen_credentials)
     done = ok(
@@ -191,7 +190,7 @@ def test_an_index_url_with_credentials_reaches_pip_and_nothing_else(
         )
     )
     assert f"builder:{TOKEN}" in index.seen_credentials[seen_before:]  # pip used the secret
-    image, tag, digest = pushed_image(done)
+    image, _, digest = pushed_image(done)
     assert TOKEN not in done.stdout + done.stderr
 
     ref = f"{image}@{digest}"
