@@ -349,3 +349,123 @@ def test_somlier_from_an_index_has_no_wheel_and_says_what_to_set(tmp_path: Path)
     with pytest.raises(StepFailed) as raised:
         wheel.build(origin, tmp_path)
     assert "packages.somlier: index" in raised.value.message
+
+
+# --- the image step hands them to every build -------------------------------------------------
+
+
+class RecordingBuilder:
+    """A builder that keeps each job and echoes the secret URL into the log, as a careless
+    tool inside the build might."""
+
+    def __init__(self, have: bool = False, fail: bool = False) -> None:
+        self.jobs: list[BuildJob] = []
+        self.have = have
+        self.fail = fail
+
+    def has(self, ref: str) -> bool:
+        return self.have
+
+    def tag_local(self, source: str, image: ImageName, tags: tuple[str, ...]) -> None:
+        pass
+
+    def build(self, job: BuildJob, log: Any) -> Any:
+        from pipeline.build.engine import Built
+
+        self.jobs.append(job)
+        log(f"Looking in indexes: {SECRET_URL}")
+        if self.fail:
+            raise BuildFailed(f"pip could not reach {SECRET_URL}", (f"GET {SECRET_URL}",))
+        return Built("sha256:feed", None, (f"Looking in indexes: {SECRET_URL}",))
+
+
+def image_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builder: RecordingBuilder, made: list[int]
+) -> tuple[Any, list[Any], list[str]]:
+    from pipeline.build.refs import BuildContext
+    from pipeline.config.project import load_project
+    from pipeline.config.settings import PlatformSettings
+    from pipeline.steps import images
+
+    monkeypatch.setattr(images.sources, "tarball", lambda root, rev, files: tar({}))
+    planned = []
+    for name in ("alpha", "beta"):
+        folder = tmp_path / "projects" / name
+        folder.mkdir(parents=True)
+        (folder / "Dockerfile").write_text("FROM x\n")
+        (folder / "requirements.txt").write_text("")
+        (folder / "somlier.yaml").write_text(
+            f"project: {{name: {name}}}\nmodel: {{name: {name}, version: v1.0.0}}\n"
+            "entrypoints: {main: {command: python}}\n"
+        )
+        config = load_project(folder / "somlier.yaml", {})
+        planned.append(
+            images.Planned(config, f"projects/{name}", ImageName("", name), ("src-1",), (), "h")
+        )
+
+    def make() -> packages.PackageInputs:
+        made.append(1)
+        return packages.PackageInputs(
+            {"SOMLIER_REQUIREMENT": "/opt/somlier-build/somlier-1-py3-none-any.whl"},
+            {".somlier-build/somlier-1-py3-none-any.whl": b"PK"},
+            (packages.BuildSecret("pip-index-url", value=Secret(SECRET_URL)),),
+        )
+
+    lines: list[str] = []
+    step = images.ImageStep(
+        tmp_path,
+        "HEAD",
+        PlatformSettings(),
+        BuildContext("manual", "abcdef0"),
+        lambda: builder,
+        None,
+        lambda project, line: lines.append(line),
+        packages=make,
+    )
+    return step, planned, lines
+
+
+def test_every_build_gets_the_wheel_the_args_and_the_secret_made_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builder, made = RecordingBuilder(), []
+    step, planned, lines = image_step(tmp_path, monkeypatch, builder, made)
+    outcomes = step.run(planned)
+    assert [o.ok for o in outcomes] == [True, True] and made == [1]
+    for sent in builder.jobs:
+        assert members(sent.context) == {".somlier-build/somlier-1-py3-none-any.whl": b"PK"}
+        assert sent.build_args["SOMLIER_REQUIREMENT"].endswith("somlier-1-py3-none-any.whl")
+        assert sent.build_args["PROJECT_DIR"] in ("projects/alpha", "projects/beta")
+        assert [s.id for s in sent.secrets] == ["pip-index-url"]
+    shown = "\n".join(lines + [line for o in outcomes for line in o.log_tail])
+    assert "Looking in indexes: ***" in shown and TOKEN not in shown
+
+
+def test_a_failed_build_reports_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    step, planned, lines = image_step(tmp_path, monkeypatch, RecordingBuilder(fail=True), [])
+    outcomes = step.run(planned)
+    assert not any(o.ok for o in outcomes)
+    shown = "\n".join(
+        [*lines, *(o.error for o in outcomes), *(x for o in outcomes for x in o.log_tail)]
+    )
+    assert "pip could not reach ***" in shown and TOKEN not in shown
+
+
+def test_a_cache_hit_makes_no_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builder, made = RecordingBuilder(have=True), []
+    step, planned, _ = image_step(tmp_path, monkeypatch, builder, made)
+    assert all(o.ok and o.cache_hit for o in step.run(planned))
+    assert made == [] and builder.jobs == []
+
+
+def test_the_monorepo_makefile_installs_the_running_somlier(tmp_path: Path) -> None:
+    from pipeline.scaffold import new_monorepo
+
+    new_monorepo.create(tmp_path / "mono", {})
+    makefile = (tmp_path / "mono" / "Makefile").read_text()
+    origin = wheel.running()
+    assert f"SOMLIER_REQUIREMENT ?= {origin.requirement()}\n" in makefile
+    assert new_monorepo.somlier_requirement(wheel.Origin("2.0", tree=Path("/a b/$(x)"))) == (
+        "somlier==2.0"
+    )
+    assert new_monorepo.somlier_requirement(wheel.Origin("2.0")) == "somlier==2.0"
