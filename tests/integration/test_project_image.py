@@ -210,3 +210,18 @@ def test_an_index_url_with_credentials_reaches_pip_and_nothing_else(
     assert failed.returncode == 1, failed.stderr
     assert "no-such-package-somlier-test" in failed.stderr
     assert TOKEN not in failed.stdout + failed.stderr
+
+
+def test_make_install_of_a_new_monorepo_installs_the_running_somlier(tmp_path: Path) -> None:
+    """No SOMLIER_REQUIREMENT given: the Makefile's default is the somlier that made it."""
+    env = {**os.environ, **GIT_ENV}
+    ok(run(SOMLIER, "new-monorepo", "mono", cwd=tmp_path, env=env))
+    venv = tmp_path / "venv"
+    ok(run(sys.executable, "-m", "venv", venv, cwd=tmp_path, env=env))
+    env.pop("PYTHONPATH", None)  # the new environment's somlier, not this checkout's modules
+    ok(run("make", f"PYTHON={venv / 'bin/python'}", "install", cwd=tmp_path / "mono", env=env))
+    import pipeline
+
+    done = ok(run(venv / "bin/somlier", "--version", cwd=tmp_path, env=env))
+    assert pipeline.__version__ in done.stdout
+    assert (tmp_path / "mono/.git/hooks/pre-commit").is_file()
