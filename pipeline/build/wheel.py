@@ -9,6 +9,7 @@ give the same bytes, so the layer that installs it is cached like any other.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sys
@@ -95,6 +96,10 @@ def build(origin: Origin, out_dir: Path) -> Path:
             "to put into the images; set packages.somlier: index (the build installs "
             f"somlier=={origin.version} from packages.index_url)"
         )
+    # With hatchling at hand (somlier's dev extra), pip builds with it and needs no index;
+    # otherwise pip fetches it into an isolated build environment, from pip's configured index.
+    local = importlib.util.find_spec("hatchling") is not None
+    isolation = ("--no-build-isolation",) if local else ()
     with tempfile.TemporaryDirectory(prefix="somlier-wheel-", dir=out_dir) as scratch:
         proc.run(
             sys.executable,
@@ -104,6 +109,7 @@ def build(origin: Origin, out_dir: Path) -> Path:
             "--no-deps",
             "--quiet",
             "--disable-pip-version-check",
+            *isolation,
             "--wheel-dir",
             scratch,
             str(origin.tree),
