@@ -65,7 +65,9 @@ def redactor(secrets: tuple[BuildSecret, ...]) -> Callable[[str], str]:
         words.append(value)
         try:
             parts = urlsplit(value)
-            words += [w for w in (parts.password, parts.username) if w and len(w) >= 4]
+            # the token alone too (a user name is no secret, and masking it mangles text)
+            if parts.password and len(parts.password) >= 4:
+                words.append(parts.password)
         except ValueError:
             pass
     if not words:

@@ -225,3 +225,41 @@ def test_make_install_of_a_new_monorepo_installs_the_running_somlier(tmp_path: P
     done = ok(run(venv / "bin/somlier", "--version", cwd=tmp_path, env=env))
     assert pipeline.__version__ in done.stdout
     assert (tmp_path / "mono/.git/hooks/pre-commit").is_file()
+
+
+def test_the_classic_builder_builds_the_template_without_its_mounts(
+    tmp_path: Path,
+    docker_host: str,
+    registry: str,
+    base_image: str,
+    index: package_index.Index,
+) -> None:
+    fresh = f"# {uuid.uuid4().hex}\n"  # the install step runs, not a cached layer
+    mono = monorepo(tmp_path, f"packages:\n  index_url: {index.open_url}\n", requirements=fresh)
+    env = build_env(docker_host, registry, base_image, SOMLIER__BUILDER__BUILDKIT="off")
+    done = ok(
+        run(
+            SOMLIER, "pipeline", "build", "--project", "projects/churn", "--json", cwd=mono, env=env
+        )
+    )
+    assert "building with BuildKit" not in done.stderr
+    image, _, digest = pushed_image(done)
+    ref = f"{image}@{digest}"
+    ran = docker("run", "--rm", "--network", "none", ref, docker_host=docker_host)
+    assert [r["stdout"] for r in records(ran.stdout)] == ["hello world!!\n"]
+    # without the cache mount pip kept no cache in the image
+    docker(
+        "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", ref,
+        "-c", "test ! -e /root/.cache/pip", docker_host=docker_host,
+    )  # fmt: skip
+
+    # a secret cannot be kept out of a classic build's history: refused, and not shown
+    secret_env = {**env, "SOMLIER_PIP_INDEX_URL": index.private_url}
+    (mono / "projects/churn/requirements.txt").write_text(f"# {uuid.uuid4().hex}\n")
+    ok(run("git", "commit", "-qam", "another build", cwd=mono, env=env))
+    refused = run(
+        SOMLIER, "pipeline", "build", "--project", "projects/churn", cwd=mono, env=secret_env
+    )
+    assert refused.returncode == 1
+    assert "classic builder cannot keep a build secret" in refused.stdout + refused.stderr
+    assert TOKEN not in refused.stdout + refused.stderr
