@@ -190,7 +190,7 @@ def test_the_secret_index_url_is_a_secret_never_a_build_argument(tmp_path: Path)
     assert found.value.reveal() == SECRET_URL and TOKEN not in repr(found)
     assert TOKEN not in json.dumps(inputs.build_args)
     shown = inputs.redact(f"Looking in indexes: {SECRET_URL}\n401 for builder:{TOKEN}")
-    assert TOKEN not in shown and "Looking in indexes: ***\n401 for builder:***" == shown
+    assert TOKEN not in shown and shown == "Looking in indexes: ***\n401 for builder:***"
 
 
 def test_cloud_build_takes_the_secret_from_secret_manager_only() -> None:
