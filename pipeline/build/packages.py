@@ -13,6 +13,7 @@ somlier (``packages:`` in the platform settings, docs/platform.md#packages).
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import tarfile
@@ -51,8 +52,13 @@ class PackageInputs:
     files: Mapping[str, bytes] = field(default_factory=dict)  # context path -> content
     secrets: tuple[BuildSecret, ...] = ()
 
+    @functools.cached_property
+    def _redactor(self) -> Callable[[str], str]:
+        return redactor(self.secrets)
+
     def redact(self, text: str) -> str:
-        return redactor(self.secrets)(text)
+        """``text`` with every secret of these inputs replaced by ``***``."""
+        return self._redactor(text)
 
 
 def redactor(secrets: tuple[BuildSecret, ...]) -> Callable[[str], str]:
