@@ -126,7 +126,14 @@ def inputs(
     args = pip_args(settings)
     origin = origin or wheel.running()
     files: dict[str, bytes] = {}
-    if settings.somlier == "wheel":
+    if settings.somlier == "wheel" and origin.tree is None and origin.wheel is None:
+        # Installed from an index: there is no wheel to pass on, but that index has somlier.
+        args["SOMLIER_REQUIREMENT"] = origin.requirement()
+        log(
+            f"somlier {origin.version} was installed from an index and has no wheel here: the "
+            f"images install {origin.requirement()} from packages.index_url"
+        )
+    elif settings.somlier == "wheel":
         made = wheel.build(origin, scratch)
         files[f"{WHEEL_DIR}/{made.name}"] = made.read_bytes()
         args["SOMLIER_REQUIREMENT"] = f"{WHEEL_IN_IMAGE}/{made.name}"

@@ -177,6 +177,18 @@ def test_index_mode_installs_the_running_version(tmp_path: Path) -> None:
     assert inputs.build_args["PIP_INDEX_URL"] == "https://pypi.example.com/simple"
 
 
+def test_a_somlier_from_an_index_is_installed_from_the_index(tmp_path: Path) -> None:
+    said: list[str] = []
+    inputs = packages.inputs(
+        Packages(), {}, cloud=False, scratch=tmp_path, origin=wheel.Origin("1.2.3"), log=said.append
+    )
+    assert inputs.files == {} and inputs.build_args == {"SOMLIER_REQUIREMENT": "somlier==1.2.3"}
+    assert said == [
+        "somlier 1.2.3 was installed from an index and has no wheel here: the images install "
+        "somlier==1.2.3 from packages.index_url"
+    ]
+
+
 def test_the_secret_index_url_is_a_secret_never_a_build_argument(tmp_path: Path) -> None:
     inputs = packages.inputs(
         Packages(somlier="index"),
