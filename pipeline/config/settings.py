@@ -65,6 +65,20 @@ class Builder:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Packages:
+    """Where project images (and ``make install``) get Python packages and somlier itself."""
+
+    index_url: str = ""  # pip's --index-url in builds; empty: pip's default
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    # The variable holding an index URL with credentials (replaces index_url); never the URL.
+    index_url_env: str = "SOMLIER_PIP_INDEX_URL"
+    # Cloud Build: the Secret Manager version holding that URL (Cloud Build reads it, not us).
+    index_url_secret: str | None = None
+    somlier: Literal["wheel", "index"] = "wheel"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Slack:
     channel: str = "#dp_monitor_cicd"
     token_env: str = "SLACK_BOT_TOKEN"
@@ -165,6 +179,7 @@ class Interpolation:
 class PlatformSettings:
     registry: Registry = field(default_factory=Registry)
     builder: Builder = field(default_factory=Builder)
+    packages: Packages = field(default_factory=Packages)
     slack: Slack = field(default_factory=Slack)
     github: GitHub = field(default_factory=GitHub)
     mlflow: MLflow = field(default_factory=MLflow)
@@ -244,6 +259,7 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
         builder=section(
             Builder, "builder", cloudbuild=CloudBuild(**builder_raw.get("cloudbuild", {}))
         ),
+        packages=section(Packages, "packages"),
         slack=section(Slack, "slack"),
         github=section(GitHub, "github"),
         mlflow=section(MLflow, "mlflow"),
