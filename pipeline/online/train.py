@@ -192,33 +192,21 @@ def run_grid(
             )
         finally:
             try:
-                found = train_runs.find(mlflow_client, launch_id)
-                settled = train_runs.settle(found, code, params)
-                if settled.reported is None:
-                    run_id = train_runs.record(
-                        mlflow_client, experiment, tags, params, settled.status
-                    )
-                    run_experiment = experiment
-                else:
-                    train_runs.apply(mlflow_client, settled, tags)
-                    run_id = settled.reported
-                    run_experiment = str(mlflow_client.get_run(run_id).info.experiment_id)
+                done = train_runs.complete(mlflow_client, launch_id, code, params, tags, experiment)
             except MlflowException as exc:
                 raise StepFailed(
                     f"the entrypoint exited {code} but its run could not be completed: "
                     f"{tr.redact(str(exc))}"
                 ) from exc
-        if plan.scratch is not None:
-            for child in found:
-                if train_runs.in_folder(child.artifact_uri, plan.scratch):
-                    err.write(
-                        f"warning: run {child.run_id} kept its artifacts in the temporary "
-                        "checkout, now deleted: its experiment was created by the script "
-                        "without an artifact location (use the project's experiment, "
-                        "MLFLOW_EXPERIMENT_NAME, or create the experiment beforehand)\n"
-                    )
+        for run_id in train_runs.artifacts_in(done.runs, plan.scratch):
+            err.write(
+                f"warning: run {run_id} kept its artifacts in the temporary checkout, now "
+                "deleted: its experiment was created by the script without an artifact location "
+                "(use the project's experiment, MLFLOW_EXPERIMENT_NAME, or create the experiment "
+                "beforehand)\n"
+            )
         result = RunResult(
-            run_id, settled.status, dict(params), run_experiment, tracking.shown, code
+            done.run_id, done.status, dict(params), done.experiment_id, tracking.shown, code
         )
         results.append(result)
         report(index, result)

@@ -108,6 +108,13 @@ def settle(runs: Sequence[ChildRun], code: int, params: Mapping[str, str]) -> Se
     )
 
 
+def artifacts_in(runs: Sequence[ChildRun], folder: Path | None) -> list[str]:
+    """The runs whose artifacts went into ``folder`` (the temporary checkout, about to go)."""
+    if folder is None:
+        return []
+    return [run.run_id for run in runs if in_folder(run.artifact_uri, folder)]
+
+
 def in_folder(artifact_uri: str, folder: Path) -> bool:
     """Whether a ``file:`` artifact URI lies inside ``folder`` (the temporary checkout)."""
     if not artifact_uri.startswith("file:"):
@@ -153,6 +160,36 @@ def find(client: MlflowClient, launch_id: str) -> list[ChildRun]:
             if not token:
                 break
     return found
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The run a grid point reports, its status and experiment; every run the child started."""
+
+    run_id: str
+    status: str
+    experiment_id: str
+    runs: list[ChildRun]
+
+
+def complete(
+    client: MlflowClient,
+    launch_id: str,
+    code: int,
+    params: Mapping[str, str],
+    tags: Mapping[str, str],
+    experiment_id: str,
+) -> Completed:
+    """Find the child's runs and complete them (or record one for a child that started none);
+    ``tags`` include the launch id, ``experiment_id`` is the project's experiment."""
+    found = find(client, launch_id)
+    settled = settle(found, code, params)
+    if settled.reported is None:
+        run_id = record(client, experiment_id, tags, params, settled.status)
+        return Completed(run_id, settled.status, experiment_id, found)
+    apply(client, settled, tags)
+    experiment = str(client.get_run(settled.reported).info.experiment_id)
+    return Completed(settled.reported, settled.status, experiment, found)
 
 
 def apply(

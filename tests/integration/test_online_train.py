@@ -384,7 +384,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded machine takes minutes to start it
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:

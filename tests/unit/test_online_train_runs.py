@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.online import tracking
-from pipeline.online.train_runs import LAUNCH_TAG, ChildRun, child_environment, in_folder, settle
+from pipeline.online.train_runs import (
+    LAUNCH_TAG,
+    ChildRun,
+    artifacts_in,
+    child_environment,
+    in_folder,
+    settle,
+)
 
 TAGS = {"somlier.commit": "c" * 40, "somlier.ref": "main", "somlier.project": "tiny"}
 
@@ -77,6 +84,10 @@ def test_artifacts_inside_the_checkout_are_recognised(tmp_path: Path) -> None:
     assert not in_folder((tmp_path / ".somlier/mlartifacts/1").as_uri(), checkout)
     assert not in_folder((tmp_path / "repo-other").as_uri(), checkout)
     assert not in_folder("mlflow-artifacts:/1/abc/artifacts", checkout)
+    lost = ChildRun("lost", "FINISHED", 1, artifact_uri=(checkout / "mlruns/2/x").as_uri())
+    kept = ChildRun("kept", "FINISHED", 2, artifact_uri="mlflow-artifacts:/2/y")
+    assert artifacts_in([lost, kept], checkout) == ["lost"]
+    assert artifacts_in([lost], None) == []
 
 
 @pytest.mark.parametrize(
