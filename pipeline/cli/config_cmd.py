@@ -131,6 +131,7 @@ def run(name: str, args: tuple[str, ...], file: Path | None) -> int:
     SIGTERM (and SIGINT when not in a terminal) is forwarded, and the exit code is the child's.
     """
     from pipeline import runner
+    from pipeline.cli.tracking_edge import local_run_environment
 
     if args[:1] == ("--",):
         args = args[1:]
@@ -138,6 +139,9 @@ def run(name: str, args: tuple[str, ...], file: Path | None) -> int:
     argv = runner.argv_for(project, name, args)
     click.echo(f"Entrypoint: [{name}]", err=True)
     click.echo(f"Executing {argv}...", err=True)
-    return runner.run_entrypoint(
-        project, name, args, runner.environment_for(os.environ), fmt=project.global_.logging.format
-    )
+    # The monorepo's MLflow store (and the project's experiment) unless the caller chose one.
+    env = {
+        **runner.environment_for(os.environ),
+        **local_run_environment(project.root, project.name),
+    }
+    return runner.run_entrypoint(project, name, args, env, fmt=project.global_.logging.format)
