@@ -189,20 +189,25 @@ def _local(
     def err(line: str) -> None:
         click.echo(line, err=True)
 
-    result = deploy_locally(
-        request.model_name,
-        request.model_version,
-        tracking_uri=tracking_uri,
-        workdir=workdir,
-        bundle_dir=bundle_dir,
-        port=port,
-        workers=workers or "cpu_count",
-        mode=mode,
-        env={**os.environ, "BENTOML_DO_NOT_TRACK": "True"},
-        echo=err if as_json else click.echo,
-        server_echo=err if mode == "serve" else None,
-        ready_timeout=timeout,
-    )
+    from pipeline.cli.progress import progress_for
+
+    # --once is bounded (download, bundle, start, one request): shown as one step on a terminal.
+    progress = progress_for(as_json or mode != "once")
+    with progress.step(f"{request.model_name} version {request.model_version}: serving once"):
+        result = deploy_locally(
+            request.model_name,
+            request.model_version,
+            tracking_uri=tracking_uri,
+            workdir=workdir,
+            bundle_dir=bundle_dir,
+            port=port,
+            workers=workers or "cpu_count",
+            mode=mode,
+            env={**os.environ, "BENTOML_DO_NOT_TRACK": "True"},
+            echo=err if as_json else click.echo,
+            server_echo=err if mode == "serve" else None,
+            ready_timeout=timeout,
+        )
     if as_json:
         click.echo(json.dumps(result.to_json(), sort_keys=True))
     elif mode == "dry-run":
@@ -229,14 +234,18 @@ def _deploy_on_k8s(
     def echo(line: str) -> None:
         click.echo(line, err=as_json)
 
-    result: Any = deploy_on_k8s(
-        request,
-        settings=settings,
-        dry_run=dry_run,
-        echo=echo,
-        environ=os.environ,
-        tracking_uri=tracking_uri,
-    )
+    from pipeline.cli.progress import progress_for
+
+    title = f"{request.model_name} version {request.model_version}: serving image and manifests"
+    with progress_for(as_json or dry_run).step(title):
+        result: Any = deploy_on_k8s(
+            request,
+            settings=settings,
+            dry_run=dry_run,
+            echo=echo,
+            environ=os.environ,
+            tracking_uri=tracking_uri,
+        )
     if as_json:
         click.echo(json.dumps(result.to_json(), sort_keys=True))
     else:

@@ -140,7 +140,11 @@ def _run(
     reports = step_edge.reports_for(
         settings, environ, repo or settings.github.projects_repo, to_github=trigger != "manual"
     )
-    with scratch:
+    from pipeline.cli.progress import progress_for
+
+    count = len(planned)
+    title = f"{count} image{'s' if count != 1 else ''}: build and push"
+    with scratch, progress_for(as_json or dry_run or not count).step(title):
         result = flow.execute(
             step,
             planned,

@@ -169,7 +169,7 @@ def init(
         for step in plan.steps:
             log(f"would run ({step.cwd}): {' '.join(step.argv)}")
     else:
-        scaffold.run(plan, progress_for(as_json))
+        scaffold.run(plan, log, progress_for(as_json))
     if as_json:
         _echo_json(
             {

@@ -1,6 +1,7 @@
-"""Progress of long steps (a virtualenv install, an image build, a training run, a server
-starting): a live spinner with the elapsed time on a terminal, one plain line when a step starts
-and one when it ends in logs (CI), nothing under ``--json``.
+"""Progress of long steps (a virtualenv install, an image build, a server starting): a live
+spinner with the elapsed time on a terminal, then one line saying how the step ended. In logs
+(CI, a pipe, ``TERM=dumb``) and under ``--json`` nothing is added: logs keep only what the
+command always prints, and structured output stays parseable.
 
 The spinner is rich's ``Console.status``; rich is imported only when a terminal shows it, so
 commands that never reach a long step pay nothing for it. Progress goes to standard error: the
@@ -15,19 +16,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Literal, TextIO
 
-Mode = Literal["live", "plain", "off"]
+Mode = Literal["live", "off"]
 
 
 def choose_mode(*, quiet: bool, stream: TextIO, environ: Mapping[str, str]) -> Mode:
-    """``off`` when the command prints a structured result (``--json``); ``live`` on an
-    interactive terminal; ``plain`` in logs, in CI (``CI`` set, as every CI service sets it)
-    and on a dumb terminal."""
-    if quiet:
+    """``live`` on an interactive terminal; ``off`` when the command prints a structured result
+    (``--json``), in CI (``CI`` set, as every CI service sets it), on a dumb terminal and when
+    ``stream`` is not a terminal."""
+    if quiet or environ.get("TERM") == "dumb":
         return "off"
-    if environ.get("CI", "").lower() not in ("", "0", "false") or environ.get("TERM") == "dumb":
-        return "plain"
+    if environ.get("CI", "").lower() not in ("", "0", "false"):
+        return "off"
     isatty = getattr(stream, "isatty", None)
-    return "live" if isatty is not None and isatty() else "plain"
+    return "live" if isatty is not None and isatty() else "off"
 
 
 def _elapsed(seconds: float) -> str:
@@ -53,11 +54,7 @@ class Progress:
             return
         started = time.monotonic()
         try:
-            if self.mode == "live":
-                with self._spinner(title):
-                    yield
-            else:
-                self._line(f"{title} ...")
+            with self._spinner(title):
                 yield
         except BaseException:
             self._line(f"✗ {title} (failed after {_elapsed(time.monotonic() - started)})")
@@ -70,6 +67,8 @@ class Progress:
         from rich.progress import Progress as Live
         from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
+        # What the command prints meanwhile (click.echo resolves sys.stdout/stderr when called)
+        # is shown above the spinner: rich redirects both while it draws.
         console = Console(file=self.stream, force_terminal=True, highlight=False)
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Live(*columns, console=console, transient=True) as live:

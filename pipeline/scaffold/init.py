@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +79,10 @@ def plan(
     return Plan(project, venv, tuple(steps), tuple(notes))
 
 
-def run(plan: Plan, progress: Progress) -> None:
-    """Run the plan's steps in order, each shown by ``progress``; the first failure raises
-    :class:`proc.ProcessError` (whose message carries the step's output)."""
+def run(plan: Plan, log: Callable[[str], None], progress: Progress) -> None:
+    """Run the plan's steps in order: each is logged, and shown by ``progress`` while it runs;
+    the first failure raises :class:`proc.ProcessError` (whose message carries its output)."""
     for step in plan.steps:
-        with progress.step(f"{step.title}: {' '.join(step.argv)}"):
+        log(f"{step.title}: {' '.join(step.argv)}")
+        with progress.step(step.title):
             proc.run(*step.argv, cwd=step.cwd)
