@@ -4,23 +4,21 @@ chatops unit tests (records every read and every write)."""
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from pipeline.chatops.permissions import PullState
 from pipeline.forge.github import Comment
+from tests.helpers.data import webhook_payload
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github-webhooks"
 REPO = "acme/ml-projects"
 HEAD = "a" * 40
 
 
 @cache
 def _fixture() -> dict[str, Any]:
-    return dict(json.loads((FIXTURES / "issue_comment.created.json").read_text()))
+    return webhook_payload("issue_comment.created")
 
 
 def comment_payload(
