@@ -39,6 +39,7 @@ format: $(STAMP)
 ## bench: speed measurements (results go in docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate.py
+	$(BIN)/python benchmarks/plan.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
