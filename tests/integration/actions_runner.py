@@ -8,7 +8,8 @@ What it does, like the runner:
 - expressions: ``${{ … }}`` in ``env:``, ``with:``, ``working-directory:``, ``if:`` and the action's
   ``outputs:``, over the contexts ``inputs``, ``env``, ``steps.<id>.outputs.<name>`` /
   ``.outcome`` / ``.conclusion``, ``github.*`` and ``runner.*``, with literals, ``== != && || !``,
-  parentheses and ``success() failure() always() cancelled() startsWith() contains()``.
+  parentheses and ``success() failure() always() cancelled() startsWith() contains()
+  fromJSON()`` (with ``.name`` / ``[index]`` on its result).
   Anything else raises :class:`ExpressionError`, so an action cannot use what this runner would
   evaluate wrongly. ``run:`` scripts are never expanded: they must not contain ``${{``;
 - ``run:`` steps: ``bash --noprofile --norc -eo pipefail SCRIPT`` (GitHub's ``shell: bash``) in
@@ -30,6 +31,7 @@ What it does, like the runner:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -225,7 +227,7 @@ class _Parser:
         if value == "null":
             return None
         if self._peek() == "(":
-            return self._call(value)
+            return self._members(self._call(value))
         return self._reference(value)
 
     def _call(self, name: str) -> Any:
@@ -250,7 +252,25 @@ class _Parser:
             return str(_loose(args[0])).startswith(str(_loose(args[1])))
         if name == "contains" and len(args) == 2:
             return str(_loose(args[1])) in str(_loose(args[0]))
+        if name == "fromJSON" and len(args) == 1:
+            return json.loads(str(args[0]))
         raise ExpressionError(f"function {name}() is not supported by this runner")
+
+    def _members(self, value: Any) -> Any:
+        """``.name`` and ``[index]`` after a call (``fromJSON(x).list[0]``); missing: null."""
+        while self._peek() in (".", "["):
+            if self._take()[1] == ".":
+                key: Any = self._take()[1]
+            else:
+                key = self._or()
+                self._take("]")
+            if isinstance(value, Mapping):
+                value = value.get(str(key))
+            elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+                value = value[key]
+            else:
+                value = None
+        return value
 
     def _reference(self, root: str) -> Any:
         if root not in self.contexts:
