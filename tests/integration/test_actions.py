@@ -26,6 +26,7 @@ from tests.fakes.fixtures import fake_github_fixture, fake_slack_fixture  # noqa
 from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack
 from tests.helpers.data import webhook_payload
+from tests.helpers.git import GitRepo, MakeRepo
 from tests.integration.actions_runner import (
     ACTIONS,
     ActionRunner,
@@ -34,7 +35,6 @@ from tests.integration.actions_runner import (
     interpolate,
     parse_command_file,
 )
-from tests.integration.conftest import GitRepo, MakeRepo
 from tests.integration.models import RegisteredModel
 
 pytestmark = pytest.mark.integration

@@ -40,9 +40,9 @@ from pipeline.server.webhooks import STATE_KEY, DeliveryStore, WebhookReceiver, 
 from pipeline.server.worker import Deployer
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
-from tests.integration import test_kube_deploy as kube
-from tests.integration.conftest import GitRepo, MakeRepo
-from tests.unit.test_api_fakes import AUTH, FINISHED, PAYLOAD, TOKEN, Gated, instant, wait_until
+from tests.helpers import kube_deploy as kube
+from tests.helpers.api_fakes import AUTH, FINISHED, PAYLOAD, TOKEN, Gated, instant, wait_until
+from tests.helpers.git import GitRepo, MakeRepo
 
 pytestmark = pytest.mark.integration
 

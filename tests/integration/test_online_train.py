@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.conftest import GitRepo, MakeRepo
+from tests.helpers.git import GitRepo, MakeRepo
 
 pytestmark = pytest.mark.integration
 

@@ -21,6 +21,7 @@ from tests.helpers.data import webhook_payload
 pytestmark = pytest.mark.integration
 
 REPO = "acme/ml-projects"
+DAGS = "acme/mlops-dags"
 GITHUB_CANARY = "ghp_CANARY0123456789abcdefCANARY"
 SLACK_CANARY = "xoxb-CANARY-0123456789-slack"
 GIT_ENV = {
@@ -275,9 +276,6 @@ def test_a_merge_builds_with_latest_and_publishes_the_dags(
 ) -> None:
     import ast
 
-    from pipeline.forge.github import GitHubRepo
-    from tests.integration.test_offline_publish import DAGS, Mirroring
-
     root = tmp_path / "ml-projects"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
@@ -300,12 +298,7 @@ def test_a_merge_builds_with_latest_and_publishes_the_dags(
     fake_github.mirror_commit(REPO, before, "main")
     fake_github.mirror_commit(REPO, after, "main")
 
-    def pulls(self: GitHubRepo) -> Any:
-        mirroring = Mirroring(self._repo, self.full_name)
-        mirroring.fake, mirroring.origin = fake_github, origin
-        return mirroring
-
-    monkeypatch.setattr(GitHubRepo, "pulls", pulls)
+    fake_github.follow_origin(DAGS, origin.path)  # the pushed branches, as GitHub sees them
     monkeypatch.setenv("SOMLIER__GITHUB__DAGS_REPO", DAGS)
     monkeypatch.setenv("SOMLIER_DAGS_CLONE_URL", f"file://{origin.path}")
 

@@ -23,7 +23,7 @@ import pytest
 import tomllib
 import yaml
 
-from tests.integration.conftest import GIT_ENV
+from tests.helpers.git import GIT_ENV
 from tests.integration.services import docker
 
 pytestmark = pytest.mark.integration

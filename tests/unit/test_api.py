@@ -17,7 +17,7 @@ from pipeline.server.app import ApiConfig, create_app
 from pipeline.server.deployers import LOCAL_REFUSED, default_deployer
 from pipeline.server.store import INTERRUPTED, DeploymentStore
 from pipeline.server.worker import Deployer
-from tests.unit.test_api_fakes import (
+from tests.helpers.api_fakes import (
     AUTH,
     FINISHED,
     PAYLOAD,

@@ -145,3 +145,24 @@ def test_paths_inside_the_repository_pass(source: str) -> None:
     visitor = _Climb(ROOT / "tests" / "unit" / "probe_module.py")
     visitor.visit(ast.parse(source))
     assert visitor.found == []
+
+
+def _imported_modules(tree: ast.Module) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_no_test_imports_a_test_module_or_a_conftest() -> None:
+    """Shared code lives in tests/helpers or tests/fakes (as pre-commit's ``testing/``)."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for name in _imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith("tests.") and (last.startswith("test_") or last == "conftest"):
+                found.append(f"{path.relative_to(ROOT)}: {name}")
+    assert found == []
