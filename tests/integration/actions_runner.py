@@ -160,6 +160,7 @@ class _Parser:
         self.pos = 0
         self.contexts = contexts
         self.status = status  # success / failure: the job's state so far
+        self.skipping = 0  # > 0: parsing the side of && / || that GitHub does not evaluate
 
     def parse(self) -> Any:
         value = self._or()
@@ -183,7 +184,7 @@ class _Parser:
         left = self._and()
         while self._peek() == "||":
             self._take()
-            right = self._and()
+            right = self._short_circuited(self._and, skip=_truthy(left))
             left = left if _truthy(left) else right
         return left
 
@@ -191,9 +192,16 @@ class _Parser:
         left = self._compare()
         while self._peek() == "&&":
             self._take()
-            right = self._compare()
+            right = self._short_circuited(self._compare, skip=not _truthy(left))
             left = right if _truthy(left) else left
         return left
+
+    def _short_circuited(self, parse: Any, *, skip: bool) -> Any:
+        self.skipping += skip
+        try:
+            return parse()
+        finally:
+            self.skipping -= skip
 
     def _compare(self) -> Any:
         left = self._unary()
@@ -253,7 +261,7 @@ class _Parser:
         if name == "contains" and len(args) == 2:
             return str(_loose(args[1])) in str(_loose(args[0]))
         if name == "fromJSON" and len(args) == 1:
-            return json.loads(str(args[0]))
+            return None if self.skipping else json.loads(str(args[0]))
         raise ExpressionError(f"function {name}() is not supported by this runner")
 
     def _members(self, value: Any) -> Any:

@@ -258,13 +258,15 @@ def test_the_deploy_token_reaches_only_a_comment_that_holds_a_command() -> None:
     assert plan["with"]["dry-run"] == "true"
     assert command["needs"] == "find" and command["environment"] == "somlier-deploy"
     assert "secrets.SOMLIER_DEPLOY_TOKEN" in json.dumps(command)
-    for result, runs in [
-        ({"commands": [{"command": "deploy", "decision": "planned"}]}, True),
-        ({"commands": [{"command": "deploy", "decision": "refused"}]}, True),  # answered
-        ({"commands": []}, False),
-        ({"ignored": True, "reason": "no command"}, False),
+    for result, outcome, runs in [
+        ({"commands": [{"command": "deploy", "decision": "planned"}]}, "success", True),
+        ({"commands": [{"command": "deploy", "decision": "refused"}]}, "failure", True),
+        ({"commands": []}, "success", False),
+        ({"ignored": True, "reason": "no command"}, "success", False),
+        (None, "failure", True),  # find could not tell: the command job answers
     ]:
-        contexts = {"needs": {"find": {"outputs": {"result": json.dumps(result)}}}}
+        text = "" if result is None else json.dumps(result)
+        contexts = {"needs": {"find": {"outputs": {"result": text, "outcome": outcome}}}}
         assert condition(command["if"], contexts, "success") is runs, result
 
 
