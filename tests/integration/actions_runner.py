@@ -261,7 +261,12 @@ class _Parser:
         if name == "contains" and len(args) == 2:
             return str(_loose(args[1])) in str(_loose(args[0]))
         if name == "fromJSON" and len(args) == 1:
-            return None if self.skipping else json.loads(str(args[0]))
+            if self.skipping:
+                return None
+            try:
+                return json.loads(str(args[0]))
+            except ValueError as exc:  # GitHub fails the expression too
+                raise ExpressionError(f"fromJSON: not JSON ({exc}) in {self.text!r}") from exc
         raise ExpressionError(f"function {name}() is not supported by this runner")
 
     def _members(self, value: Any) -> Any:
