@@ -1,6 +1,6 @@
 """The repository stands alone: no test, benchmark or package module builds a path that climbs out
 of the checkout (``Path(__file__).parents[N]`` past the root, ``ROOT.parent``, ``/ ".."``), so a
-bare clone runs its tests with nothing beside it. (tests/integration/test_self_contained.py runs
+bare clone runs its tests with nothing beside it. (tests/integration/test_bare_copy.py runs
 the unit tests from a copy of the repository alone in a tmp dir.)"""
 
 from __future__ import annotations
