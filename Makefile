@@ -39,6 +39,7 @@ format: $(STAMP)
 ## bench: speed measurements (results go in docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate.py
+	$(BIN)/python benchmarks/plan.py
 
 ## dist: the wheel and the sdist, in $(DIST) (install the wheel with `pipx install dist/somlier-*.whl`)
 DIST ?= dist

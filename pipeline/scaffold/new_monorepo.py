@@ -2,8 +2,11 @@
 
 It lays down the Makefile of the original workflow (``make install``, ``make new-project``,
 ``make init``, ``make build file=…``), ``.somlier/platform.yaml``, the pre-commit config, a
-README, the example workflows somlier ships for ml-projects as ``.github/workflows/``, and the
-schema copies and editor settings of :mod:`pipeline.scaffold.editor`.
+README, the workflows somlier ships for ml-projects as ``.github/workflows/``, the composite
+actions they use as ``.github/actions/`` (with the script they share, ``lib/``), and the schema
+copies and editor settings of :mod:`pipeline.scaffold.editor`. The workflows reference the
+actions as ``$/.github/actions/NAME``: this repository at the workflow's own commit, so no tag
+that can be moved and no code from outside the repository runs with its secrets.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from pipeline.scaffold import editor, tree
 
 TEMPLATE = Path(__file__).resolve().parent / "monorepo_template"
 WORKFLOWS = PurePosixPath(".github/workflows")
+ACTIONS = PurePosixPath(".github/actions")
+_OWN = "$/.github/actions/"
+_SHARED = "lib"  # the script the actions share (run-somlier.sh)
 _REPO = r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
 
 
@@ -38,6 +44,34 @@ def workflow_sources() -> list[Path]:
 
 
 _MAKE_SAFE = re.compile(r"[A-Za-z0-9._/+=:@-]+")
+
+
+def action_files(workflows: list[Path]) -> list[tree.File]:
+    """somlier's composite actions that ``workflows`` use (``uses: $/.github/actions/NAME``), and
+    the folder they share, as files under ``.github/actions/``."""
+    names = set()
+    for path in workflows:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for job in (document.get("jobs") or {}).values():
+            for step in job.get("steps") or []:
+                uses = str(step.get("uses", ""))
+                if uses.startswith(_OWN):
+                    names.add(uses.removeprefix(_OWN))
+    if not names:
+        return []
+    root = resources.data_dir("actions")
+    files = []
+    for name in [*sorted(names), _SHARED]:
+        for source in sorted((root / name).rglob("*")):
+            if source.is_file() and "__pycache__" not in source.parts:
+                files.append(
+                    tree.File(
+                        ACTIONS / name / source.relative_to(root / name).as_posix(),
+                        source.read_bytes(),
+                        executable=os.access(source, os.X_OK),
+                    )
+                )
+    return files
 
 
 def somlier_requirement(origin: wheel.Origin) -> str:
@@ -56,7 +90,9 @@ def render(name: str, projects_repo: str | None) -> list[tree.File]:
         "somlier_requirement": Quoted(somlier_requirement(wheel.running())),
     }
     files = tree.render_folder(TEMPLATE, context)
-    files += [tree.File(WORKFLOWS / p.name, p.read_bytes()) for p in workflow_sources()]
+    workflows = workflow_sources()
+    files += [tree.File(WORKFLOWS / p.name, p.read_bytes()) for p in workflows]
+    files += action_files(workflows)
     files += editor.files()  # schema copies and editor mappings: completion works offline
     return files
 
@@ -66,7 +102,12 @@ def check_rendered(folder: Path, environ: Mapping[str, str]) -> None:
     from pipeline.config.settings import load_settings
 
     load_settings(folder, environ)
-    for path in [folder / ".pre-commit-config.yaml", *(folder / WORKFLOWS).glob("*.y*ml")]:
+    actions = (folder / ACTIONS).glob("*/action.yml")
+    for path in [
+        folder / ".pre-commit-config.yaml",
+        *(folder / WORKFLOWS).glob("*.y*ml"),
+        *actions,
+    ]:
         yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
@@ -99,6 +140,7 @@ def summary(dest: Path, files: list[tree.File], dry_run: bool, git: bool) -> dic
         "path": os.fspath(dest),
         "files": sorted(f.path.as_posix() for f in files),
         "workflows": sorted(f.path.name for f in files if f.path.parent == WORKFLOWS),
+        "actions": sorted(f.path.parent.name for f in files if f.path.name == "action.yml"),
         "git_init": git,
         "dry_run": dry_run,
     }

@@ -4,23 +4,23 @@ chatops unit tests (records every read and every write)."""
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from pipeline.chatops.dispatch import ActionContext, ActionResult
+from pipeline.chatops.parse import Command
 from pipeline.chatops.permissions import PullState
 from pipeline.forge.github import Comment
+from tests.helpers.data import webhook_payload
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 REPO = "acme/ml-projects"
 HEAD = "a" * 40
 
 
 @cache
 def _fixture() -> dict[str, Any]:
-    return dict(json.loads((FIXTURES / "issue_comment.created.json").read_text()))
+    return webhook_payload("issue_comment.created")
 
 
 def comment_payload(
@@ -118,3 +118,20 @@ class MemoryForge:
     @property
     def replies(self) -> list[str]:
         return [c.body for c in self.stored.values()]
+
+
+class Recorder:
+    """A fake action table: records what ran, answers ok (or raises ``error``)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.ran: list[tuple[str, str, str]] = []
+        self.error = error
+
+    def __call__(self, command: Command, ctx: ActionContext) -> ActionResult:
+        self.ran.append((command.name, command.text, ctx.head_sha))
+        if self.error is not None:
+            raise self.error
+        return ActionResult(True, f"did {command.text}", {"name": command.name})
+
+    def table(self) -> dict[str, Any]:
+        return {name: self for name in ("deploy", "build", "dag", "rollback")}

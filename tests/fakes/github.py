@@ -19,11 +19,14 @@ the header, as PyGithub sends it, the answer is the 2022-11-28 shape.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.fakes import github_api as api
@@ -156,6 +159,34 @@ class FakeGitHub(FakeServer, GitHubState):
         self.rate_limit = rate_limit
         self.rate_used = 0
         self.rate_reset = int(time.time()) + 3600
+        self.origins: dict[str, Path] = {}  # see follow_origin
+
+    def follow_origin(self, full_name: str, origin: Path) -> None:
+        """Learn the pushes to the bare repository ``origin`` (the local "remote" the code under
+        test pushes to) as GitHub sees a push: before it answers a pull request call about
+        ``full_name``, every branch of ``origin`` but the default one whose head it does not
+        have is mirrored (:meth:`mirror_commit`). So no test patches the PR helpers. It runs
+        git: integration tests only."""
+        with self.lock:
+            self.origins[full_name] = origin
+
+    def _learn_pushes(self, full_name: str) -> None:
+        origin = self.origins.get(full_name)
+        if origin is None:
+            return
+        listed = subprocess.run(
+            ["git", "--git-dir", str(origin), "for-each-ref", "--format=%(objectname) %(refname)",
+             "refs/heads/"],
+            capture_output=True, text=True, check=True, timeout=60,
+            env={"PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1",
+                 "GIT_CONFIG_GLOBAL": os.devnull},
+        ).stdout  # fmt: skip
+        with self.lock:
+            repo = self.repo(full_name)
+            for line in listed.splitlines():
+                sha, ref = line.split(" ", 1)
+                if ref != f"refs/heads/{repo.default_branch}" and repo.resolve(ref) != sha:
+                    self.mirror_commit(full_name, sha, ref.removeprefix("refs/heads/"))
 
     @property
     def api_calls(self) -> int:
@@ -197,6 +228,8 @@ class FakeGitHub(FakeServer, GitHubState):
             ):
                 return route.template, api.not_found()
             ctx.found_repo = repo
+            if route.template.startswith(f"{_R}/pulls"):
+                self._learn_pushes(repo.full_name)
         response = route.handler(ctx)
         if version != API_VERSIONS[0] and response.body:
             response.body = json.dumps(_strip(json.loads(response.body))).encode()

@@ -1,9 +1,10 @@
 """GitHub REST response bodies built from the fake's state.
 
-The field lists follow GitHub's answers (the webhook fixtures in ../shared/fixtures carry the same
-user, repository and pull request objects) and are checked by tests/integration/test_fakes.py
-against the models githubkit generates from GitHub's OpenAPI description: a required field
-missing, a wrong type or a field GitHub does not document fails that suite.
+The field lists follow GitHub's answers (the webhook payloads in tests/data/github-webhooks
+carry the same user, repository and pull request objects) and are checked by
+tests/integration/test_fakes.py against the models githubkit generates from GitHub's OpenAPI
+description: a required field missing, a wrong type or a field GitHub does not document fails
+that suite.
 
 API URLs point at the fake (``api``), so PyGithub's lazy objects call it back; web URLs point
 at github.com, as a real answer's would.

@@ -8,7 +8,8 @@ What it does, like the runner:
 - expressions: ``${{ … }}`` in ``env:``, ``with:``, ``working-directory:``, ``if:`` and the action's
   ``outputs:``, over the contexts ``inputs``, ``env``, ``steps.<id>.outputs.<name>`` /
   ``.outcome`` / ``.conclusion``, ``github.*`` and ``runner.*``, with literals, ``== != && || !``,
-  parentheses and ``success() failure() always() cancelled() startsWith() contains()``.
+  parentheses and ``success() failure() always() cancelled() startsWith() contains()
+  fromJSON()`` (with ``.name`` / ``[index]`` on its result).
   Anything else raises :class:`ExpressionError`, so an action cannot use what this runner would
   evaluate wrongly. ``run:`` scripts are never expanded: they must not contain ``${{``;
 - ``run:`` steps: ``bash --noprofile --norc -eo pipefail SCRIPT`` (GitHub's ``shell: bash``) in
@@ -30,6 +31,7 @@ What it does, like the runner:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -158,6 +160,7 @@ class _Parser:
         self.pos = 0
         self.contexts = contexts
         self.status = status  # success / failure: the job's state so far
+        self.skipping = 0  # > 0: parsing the side of && / || that GitHub does not evaluate
 
     def parse(self) -> Any:
         value = self._or()
@@ -181,7 +184,7 @@ class _Parser:
         left = self._and()
         while self._peek() == "||":
             self._take()
-            right = self._and()
+            right = self._short_circuited(self._and, skip=_truthy(left))
             left = left if _truthy(left) else right
         return left
 
@@ -189,9 +192,16 @@ class _Parser:
         left = self._compare()
         while self._peek() == "&&":
             self._take()
-            right = self._compare()
+            right = self._short_circuited(self._compare, skip=not _truthy(left))
             left = right if _truthy(left) else left
         return left
+
+    def _short_circuited(self, parse: Any, *, skip: bool) -> Any:
+        self.skipping += skip
+        try:
+            return parse()
+        finally:
+            self.skipping -= skip
 
     def _compare(self) -> Any:
         left = self._unary()
@@ -225,7 +235,7 @@ class _Parser:
         if value == "null":
             return None
         if self._peek() == "(":
-            return self._call(value)
+            return self._members(self._call(value))
         return self._reference(value)
 
     def _call(self, name: str) -> Any:
@@ -250,7 +260,30 @@ class _Parser:
             return str(_loose(args[0])).startswith(str(_loose(args[1])))
         if name == "contains" and len(args) == 2:
             return str(_loose(args[1])) in str(_loose(args[0]))
+        if name == "fromJSON" and len(args) == 1:
+            if self.skipping:
+                return None
+            try:
+                return json.loads(str(args[0]))
+            except ValueError as exc:  # GitHub fails the expression too
+                raise ExpressionError(f"fromJSON: not JSON ({exc}) in {self.text!r}") from exc
         raise ExpressionError(f"function {name}() is not supported by this runner")
+
+    def _members(self, value: Any) -> Any:
+        """``.name`` and ``[index]`` after a call (``fromJSON(x).list[0]``); missing: null."""
+        while self._peek() in (".", "["):
+            if self._take()[1] == ".":
+                key: Any = self._take()[1]
+            else:
+                key = self._or()
+                self._take("]")
+            if isinstance(value, Mapping):
+                value = value.get(str(key))
+            elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+                value = value[key]
+            else:
+                value = None
+        return value
 
     def _reference(self, root: str) -> Any:
         if root not in self.contexts:

@@ -25,6 +25,8 @@ from tests.fakes.chatops import comment_payload
 from tests.fakes.fixtures import fake_github_fixture, fake_slack_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack
+from tests.helpers.data import webhook_payload
+from tests.helpers.git import GitRepo, MakeRepo
 from tests.integration.actions_runner import (
     ACTIONS,
     ActionRunner,
@@ -33,13 +35,11 @@ from tests.integration.actions_runner import (
     interpolate,
     parse_command_file,
 )
-from tests.integration.conftest import GitRepo, MakeRepo
 from tests.integration.models import RegisteredModel
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "github-webhooks"
 REPO = "acme/ml-projects"
 GITHUB_CANARY = "ghp_CANARYactions0123456789abcdefCANARY"
 SLACK_CANARY = "xoxb-CANARY-actions-0123456789"
@@ -110,7 +110,7 @@ def runner(
 
 
 def pr_payload(number: int, base: str, head: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / "pull_request.opened.json").read_text())
+    data: dict[str, Any] = webhook_payload("pull_request.opened")
     data["number"] = data["pull_request"]["number"] = number
     data["pull_request"]["base"]["sha"] = base
     data["pull_request"]["head"]["sha"] = head
@@ -377,7 +377,7 @@ def test_render_dags_open_pr_dry_run_shows_the_pr(
 def test_comment_command_reads_the_comment_from_the_event_file_only(
     monorepo: dict[str, Any], tmp_path: Path
 ) -> None:
-    payload = json.loads((FIXTURES / "issue_comment.created.json").read_text())
+    payload = webhook_payload("issue_comment.created")
     action = (ACTIONS / "comment-command" / "action.yml").read_text()
     assert "comment" not in "".join(
         str(v)

@@ -24,9 +24,9 @@ from pipeline.server.webhooks import signature
 from tests.fakes.chatops import REPO, comment_payload
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
+from tests.helpers.api_child import WEBHOOK_SECRET, Child, start_api
+from tests.helpers.api_fakes import AUTH, wait_until
 from tests.integration.models import RegisteredModel
-from tests.integration.test_api_server import WEBHOOK_SECRET, Child, start_api
-from tests.unit.test_api_fakes import AUTH, wait_until
 
 pytestmark = pytest.mark.integration
 

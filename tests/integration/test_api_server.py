@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +13,6 @@ import textwrap
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +38,16 @@ from pipeline.server.webhooks import STATE_KEY, DeliveryStore, WebhookReceiver, 
 from pipeline.server.worker import Deployer
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
-from tests.integration import test_kube_deploy as kube
-from tests.integration.conftest import GitRepo, MakeRepo
+from tests.helpers import kube_deploy as kube
+from tests.helpers.api_child import WEBHOOK_SECRET, start_api
+from tests.helpers.api_fakes import AUTH, FINISHED, PAYLOAD, TOKEN, Gated, instant, wait_until
+from tests.helpers.git import GitRepo, MakeRepo
 from tests.integration.models import RegisteredModel
-from tests.unit.test_api_fakes import AUTH, FINISHED, PAYLOAD, TOKEN, Gated, instant, wait_until
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "docs" / "openapi.json"
-WEBHOOK_SECRET = "webhook-secret-0123456789"
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,
@@ -210,53 +208,6 @@ def test_a_kubernetes_deployment_through_the_api(
 
 
 # ---- somlier api, a child process ---------------------------------------------------------
-
-
-@dataclass
-class Child:
-    proc: subprocess.Popen[str]
-    url: str
-    lines: list[str] = field(default_factory=list)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(30)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-
-def start_api(
-    folder: Path, *args: str, token: str | None = TOKEN, env_extra: dict[str, str] | None = None
-) -> Child:
-    env = {k: v for k, v in os.environ.items() if k != "SOMLIER_API_TOKEN"}
-    env["SOMLIER_WEBHOOK_SECRET"] = WEBHOOK_SECRET
-    env.update(env_extra or {})
-    if token is not None:
-        env["SOMLIER_API_TOKEN"] = token
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "api", "-C", str(folder), "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("somlier api: http://"):
-            break
-    else:
-        raise AssertionError(f"somlier api did not start:\n{''.join(lines)}")
-    child = Child(proc, line.split()[2], lines)
-    threading.Thread(target=lambda: child.lines.extend(proc.stdout or ()), daemon=True).start()
-    wait_until(
-        lambda: {"code": httpx.get(f"{child.url}/healthz", timeout=30).status_code},
-        lambda d: d["code"] == 200,
-    )
-    return child
 
 
 def test_somlier_api_serves_keeps_deployments_across_a_restart_and_never_prints_the_token(

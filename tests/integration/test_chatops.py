@@ -484,9 +484,6 @@ def test_dag_publishes_the_pr_heads_jobs_on_its_image(
     import ast
     import os
 
-    from pipeline.forge.github import GitHubRepo
-    from pipeline.forge.pulls import PullRequests, Upserted
-
     origin = make_repo("mlops-dags.git", bare=True)
     seed = make_repo("seed")
     seed.commit("initial", {"README.md": "# mlops-dags\n"})
@@ -506,12 +503,7 @@ def test_dag_publishes_the_pr_heads_jobs_on_its_image(
     head = source.commit("a weekly job", {"projects/alpha/somlier.yaml": ALPHA + weekly})
     source.git("switch", "-q", "main")
 
-    class Mirroring(PullRequests):  # the push to the bare origin, as GitHub would see it
-        def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
-            fake_github.mirror_commit(DAGS, origin.rev(f"refs/heads/{branch}"), branch)
-            return super().upsert(branch, base, **kwargs)
-
-    monkeypatch.setattr(GitHubRepo, "pulls", lambda self: Mirroring(self._repo, self.full_name))
+    fake_github.follow_origin(DAGS, origin.path)  # the push to the bare origin, as GitHub sees it
     for key in [k for k in os.environ if k.startswith(("SOMLIER__", "GITHUB_"))]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_0123456789")
@@ -585,10 +577,8 @@ def test_deploy_opens_the_gitops_pr_and_replies_with_it(
 
     import yaml
 
-    from pipeline.forge.github import GitHubRepo
-    from pipeline.forge.pulls import PullRequests, Upserted
     from pipeline.online import kube_validate
-    from tests.integration.test_kube_deploy import publish_serving_tag
+    from tests.helpers.kube_deploy import publish_serving_tag
 
     prefix = f"chatops-{uuid.uuid4().hex[:8]}-"
     digest = publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-classifier-v3")
@@ -605,12 +595,7 @@ def test_deploy_opens_the_gitops_pr_and_replies_with_it(
         },
     )
 
-    class Mirroring(PullRequests):  # the push to the bare origin, as GitHub would see it
-        def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
-            fake_github.mirror_commit(DEPLOY, origin.rev(f"refs/heads/{branch}"), branch)
-            return super().upsert(branch, base, **kwargs)
-
-    monkeypatch.setattr(GitHubRepo, "pulls", lambda self: Mirroring(self._repo, self.full_name))
+    fake_github.follow_origin(DEPLOY, origin.path)  # the push to the bare origin, as GitHub sees it
     for key in [k for k in os.environ if k.startswith(("SOMLIER__", "GITHUB_", "MLFLOW_"))]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_0123456789")
@@ -745,7 +730,7 @@ def test_a_prod_approval_dismissed_while_deploying_stops_the_push(
     from pipeline.forge.github import GitHubRepo
     from pipeline.forge.pulls import PullRequests, Upserted
     from pipeline.online import kube_deploy
-    from tests.integration.test_kube_deploy import publish_serving_tag
+    from tests.helpers.kube_deploy import publish_serving_tag
 
     prefix = f"chatops-{uuid.uuid4().hex[:8]}-"
     publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-classifier-v3")

@@ -28,7 +28,7 @@ from pipeline.build.refs import ImageName
 from pipeline.config.settings import CloudBuild
 from pipeline.errors import UserError
 from tests.fakes.cloudbuild import FakeCloudBuild
-from tests.integration.conftest import GitRepo
+from tests.helpers.git import GitRepo
 
 pytestmark = pytest.mark.integration
 

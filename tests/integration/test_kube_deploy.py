@@ -11,13 +11,11 @@ runs it.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,44 +23,25 @@ import pytest
 import yaml
 
 from pipeline.build.engine import DockerBuilder
-from pipeline.build.registry import Registry
 from pipeline.config.model import OnlineSpec
-from pipeline.config.settings import Builder, GitHub, PlatformSettings, Secret
-from pipeline.config.settings import Registry as RegistrySettings
+from pipeline.config.settings import Builder, PlatformSettings
 from pipeline.errors import UserError
-from pipeline.forge.github import GitHubRepo
-from pipeline.forge.pulls import PullRef, PullRequests, Upserted
 from pipeline.online import gitops, kube_validate, manifests
-from pipeline.online.kube_deploy import KubeAdapters, KubeDeployment, deploy_on_k8s, rollback_on_k8s
+from pipeline.online.kube_deploy import KubeDeployment, deploy_on_k8s, rollback_on_k8s
 from pipeline.online.request import DeployRequest
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
-from tests.integration.conftest import GitRepo, MakeRepo
+from tests.helpers.git import GitRepo, MakeRepo
+from tests.helpers.kube_deploy import (
+    REPO,
+    adapters_for,
+    publish_serving_tag,
+    settings_for,
+)
 from tests.integration.models import RegisteredModel
 from tests.integration.services import docker, manifest_digest
 
 pytestmark = pytest.mark.integration
-
-REPO = "acme/deploy"
-CANARY = "ghs_CANARY0123456789abcdefCANARY"
-ENVIRON = {"PATH": os.environ["PATH"]}
-
-
-class MirroringForge:
-    """The real PR helpers; before a PR call, the branch's pushed commit appears in the fake."""
-
-    def __init__(self, inner: PullRequests, fake: FakeGitHub, origin: GitRepo) -> None:
-        self.inner, self.fake, self.origin = inner, fake, origin
-
-    def find_open(self, branch: str, base: str | None = None) -> PullRef | None:
-        return self.inner.find_open(branch, base)
-
-    def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
-        sha = self.origin.rev(f"refs/heads/{branch}")
-        with self.fake.lock:
-            if self.fake.ref_sha(REPO, f"refs/heads/{branch}") != sha:
-                self.fake.mirror_commit(REPO, sha, branch)
-        return self.inner.upsert(branch, base, **kwargs)
 
 
 @pytest.fixture
@@ -83,59 +62,6 @@ def github(fake_github: FakeGitHub) -> FakeGitHub:
 @pytest.fixture
 def prefix() -> str:
     return f"h3-{uuid.uuid4().hex[:8]}-"  # each test its own repository in the shared registry
-
-
-def settings_for(registry: str, prefix: str, **more: Any) -> PlatformSettings:
-    return PlatformSettings(
-        registry=RegistrySettings(url=registry, image_prefix=prefix, insecure=True),
-        github=GitHub(deploy_repo=REPO),
-        **more,
-    )
-
-
-def adapters_for(
-    registry: str,
-    origin: GitRepo,
-    github: FakeGitHub | None,
-    tmp_path: Path,
-    builder: Callable[[], Any] | None = None,
-) -> KubeAdapters:
-    forge = None
-    if github is not None:
-        pulls = GitHubRepo(REPO, Secret(CANARY), api_url=github.url, pace=False).pulls()
-        forge = MirroringForge(pulls, github, origin)
-    return KubeAdapters(
-        registry=Registry(registry, insecure=True),
-        builder_factory=builder,
-        forge=forge,
-        token=Secret(CANARY),
-        clone_url=f"file://{origin.path}",
-        environ=ENVIRON,
-        workdir=tmp_path,
-        wheel_cache=tmp_path / "wheels",
-    )
-
-
-def publish_serving_tag(
-    docker_host: str, busybox: str, registry: str, prefix: str, tag: str
-) -> str:
-    """A small image (busybox, labelled with ``tag`` so each tag has its own digest) under the
-    serving image's name and tag; its digest."""
-    ref = f"{registry}/{prefix}model-serving:{tag}"
-    container = docker("create", busybox, "true", docker_host=docker_host).stdout.strip()
-    try:
-        docker(
-            "commit",
-            "--change",
-            f"LABEL serving.tag={tag}",
-            container,
-            ref,
-            docker_host=docker_host,
-        )
-    finally:
-        docker("rm", container, docker_host=docker_host, check=False)
-    docker("push", ref, docker_host=docker_host)
-    return manifest_digest(registry, f"{prefix}model-serving", tag)
 
 
 def branch_files(origin: GitRepo, branch: str, folder: str) -> dict[str, str]:

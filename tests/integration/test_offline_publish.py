@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 
 from pipeline.cli.main import main
-from pipeline.forge.github import GitHubRepo
-from pipeline.forge.pulls import PullRequests, Upserted
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
-from tests.integration.conftest import GitRepo, MakeRepo
+from tests.helpers.git import GitRepo, MakeRepo
 
 pytestmark = pytest.mark.integration
 
@@ -31,20 +29,6 @@ offline:
   - {dag_id: alpha_weekly, schedule: "@weekly", entrypoint: train}
 """
 PLATFORM = "registry: {url: reg.example/ml}\ngithub: {dags_repo: acme/mlops-dags}\n"
-
-
-class Mirroring(PullRequests):
-    """The real PR helpers; before a PR call the pushed branch commit appears in the fake, as
-    GitHub would see the push (the fake knows nothing of the bare origin)."""
-
-    fake: FakeGitHub
-    origin: GitRepo
-
-    def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
-        sha = self.origin.rev(f"refs/heads/{branch}")
-        if self.fake.ref_sha(DAGS, f"refs/heads/{branch}") != sha:
-            self.fake.mirror_commit(DAGS, sha, branch)
-        return super().upsert(branch, base, **kwargs)
 
 
 @pytest.fixture
@@ -66,12 +50,7 @@ def setup(
         },
     )
 
-    def pulls(self: GitHubRepo) -> PullRequests:
-        mirroring = Mirroring(self._repo, self.full_name)
-        mirroring.fake, mirroring.origin = fake_github, origin
-        return mirroring
-
-    monkeypatch.setattr(GitHubRepo, "pulls", pulls)
+    fake_github.follow_origin(DAGS, origin.path)  # the pushed branches, as GitHub sees them
     for key in [k for k in __import__("os").environ if k.startswith(("SOMLIER__", "GITHUB_"))]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("GITHUB_TOKEN", CANARY)

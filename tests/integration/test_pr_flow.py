@@ -16,11 +16,12 @@ from pipeline.forge.github import API_CALLS
 from tests.fakes.fixtures import fake_github_fixture, fake_slack_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
 from tests.fakes.slack import FakeSlack
+from tests.helpers.data import webhook_payload
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github-webhooks"
 REPO = "acme/ml-projects"
+DAGS = "acme/mlops-dags"
 GITHUB_CANARY = "ghp_CANARY0123456789abcdefCANARY"
 SLACK_CANARY = "xoxb-CANARY-0123456789-slack"
 GIT_ENV = {
@@ -72,7 +73,7 @@ def monorepo(tmp_path: Path) -> dict[str, Any]:
 
 
 def event_file(tmp_path: Path, number: int, base: str, head: str, action: str = "opened") -> Path:
-    data = json.loads((FIXTURES / "pull_request.opened.json").read_text())
+    data = webhook_payload("pull_request.opened")
     data["action"] = action
     data["number"] = data["pull_request"]["number"] = number
     data["pull_request"]["base"]["sha"] = base
@@ -275,9 +276,6 @@ def test_a_merge_builds_with_latest_and_publishes_the_dags(
 ) -> None:
     import ast
 
-    from pipeline.forge.github import GitHubRepo
-    from tests.integration.test_offline_publish import DAGS, Mirroring
-
     root = tmp_path / "ml-projects"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
@@ -300,16 +298,11 @@ def test_a_merge_builds_with_latest_and_publishes_the_dags(
     fake_github.mirror_commit(REPO, before, "main")
     fake_github.mirror_commit(REPO, after, "main")
 
-    def pulls(self: GitHubRepo) -> Any:
-        mirroring = Mirroring(self._repo, self.full_name)
-        mirroring.fake, mirroring.origin = fake_github, origin
-        return mirroring
-
-    monkeypatch.setattr(GitHubRepo, "pulls", pulls)
+    fake_github.follow_origin(DAGS, origin.path)  # the pushed branches, as GitHub sees them
     monkeypatch.setenv("SOMLIER__GITHUB__DAGS_REPO", DAGS)
     monkeypatch.setenv("SOMLIER_DAGS_CLONE_URL", f"file://{origin.path}")
 
-    data = json.loads((FIXTURES / "push.json").read_text())
+    data = webhook_payload("push")
     data.update(
         ref=f"refs/heads/{data['repository']['default_branch']}", before=before, after=after
     )

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.git import GIT_ENV
 from tests.integration import package_index
-from tests.integration.conftest import GIT_ENV
 from tests.integration.services import docker, manifest_digest
 
 pytestmark = pytest.mark.integration

@@ -22,11 +22,11 @@ import pytest
 from pipeline import proc
 from pipeline.config.settings import Secret
 from pipeline.forge.github import ForgeError, GitHubRepo
-from pipeline.forge.pulls import PullRef, PullRequests, Upserted
+from pipeline.forge.pulls import PullRequests
 from pipeline.publish import PublishError, PublishRequest, PublishResult, publish_dags
 from tests.fakes.fixtures import fake_github_fixture, pygithub  # noqa: F401
 from tests.fakes.github import FakeGitHub
-from tests.integration.conftest import GitRepo, MakeRepo
+from tests.helpers.git import GitRepo, MakeRepo
 
 pytestmark = pytest.mark.integration
 
@@ -41,23 +41,6 @@ ENVIRON = {"PATH": os.environ["PATH"]}  # no proxy variables of the machine runn
 
 def dag(dag_id: str, version: int = 1) -> str:
     return f'"""{dag_id}"""\nDAG_ID = {dag_id!r}\nVERSION = {version}\n'
-
-
-class MirroringForge:
-    """The real PR helpers, plus: before a PR call, the branch's commit appears in the fake."""
-
-    def __init__(self, inner: PullRequests, fake: FakeGitHub, origin: GitRepo) -> None:
-        self.inner, self.fake, self.origin = inner, fake, origin
-
-    def find_open(self, branch: str, base: str | None = None) -> PullRef | None:
-        return self.inner.find_open(branch, base)
-
-    def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
-        sha = self.origin.rev(f"refs/heads/{branch}")
-        with self.fake.lock:
-            if self.fake.ref_sha(REPO, f"refs/heads/{branch}") != sha:
-                self.fake.mirror_commit(REPO, sha, branch)
-        return self.inner.upsert(branch, base, **kwargs)
 
 
 @pytest.fixture
@@ -76,13 +59,14 @@ def github(fake_github: FakeGitHub) -> FakeGitHub:
     return fake_github
 
 
-def new_forge(fake: FakeGitHub, origin: GitRepo) -> MirroringForge:
-    repo = GitHubRepo(REPO, Secret(CANARY), api_url=fake.url, pace=False)
-    return MirroringForge(repo.pulls(), fake, origin)
+def new_forge(fake: FakeGitHub, origin: GitRepo) -> PullRequests:
+    """The real PR helpers; the fake learns the branches pushed to the bare origin."""
+    fake.follow_origin(REPO, origin.path)
+    return GitHubRepo(REPO, Secret(CANARY), api_url=fake.url, pace=False).pulls()
 
 
 @pytest.fixture
-def forge(github: FakeGitHub, origin: GitRepo) -> MirroringForge:
+def forge(github: FakeGitHub, origin: GitRepo) -> PullRequests:
     return new_forge(github, origin)
 
 
@@ -90,7 +74,7 @@ Publish = Callable[..., PublishResult]
 
 
 @pytest.fixture
-def publish(origin: GitRepo, forge: MirroringForge, tmp_path: Path) -> Publish:
+def publish(origin: GitRepo, forge: PullRequests, tmp_path: Path) -> Publish:
     def run(files: dict[str, str], project: str = "alpha", **kwargs: Any) -> PublishResult:
         options = {
             "attempts": kwargs.pop("attempts", 5),

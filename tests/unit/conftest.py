@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-WriteTree = Callable[[Path, Mapping[str, "str | bytes"]], Path]
+from tests.helpers.files import WriteTree
+from tests.helpers.files import write_tree as _write_tree
 
 
 class UnitTestIsolationError(BaseException):
@@ -42,17 +42,6 @@ def _no_subprocess_no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess, "Popen", _refuse("start a process"))
     monkeypatch.setattr(socket.socket, "connect", _refuse("connect a socket"))
     monkeypatch.setattr(socket.socket, "connect_ex", _refuse("connect a socket"))
-
-
-def _write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    return root
 
 
 @pytest.fixture

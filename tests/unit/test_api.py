@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,12 @@ from pipeline.config.settings import PlatformSettings, Secret
 from pipeline.server.app import ApiConfig, create_app
 from pipeline.server.deployers import LOCAL_REFUSED, default_deployer
 from pipeline.server.store import INTERRUPTED, DeploymentStore
-from pipeline.server.worker import Deployer
-from tests.unit.test_api_fakes import (
+from tests.helpers.api_client import Client  # the fixtures: tests/conftest.py
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette suggests httpx2; httpx is what we have
+    from fastapi.testclient import TestClient
+from tests.helpers.api_fakes import (
     AUTH,
     FINISHED,
     PAYLOAD,
@@ -28,36 +31,6 @@ from tests.unit.test_api_fakes import (
     instant,
     wait_until,
 )
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # starlette suggests httpx2; httpx is what we have
-    from fastapi.testclient import TestClient
-
-Client = Callable[..., TestClient]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DeploymentStore]:
-    opened = DeploymentStore(tmp_path / "api.sqlite3")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def client(store: DeploymentStore) -> Iterator[Client]:
-    """``client(deployer, token=TOKEN, queue_size=16)``: a TestClient with the lifespan running."""
-    opened: list[TestClient] = []
-
-    def make(deployer: Deployer = instant, *, token: str | None = TOKEN, queue_size: int = 16):
-        config = ApiConfig(token=Secret(token) if token else None, queue_size=queue_size)
-        test_client = TestClient(create_app(config, store, deployer))
-        test_client.__enter__()
-        opened.append(test_client)
-        return test_client
-
-    yield make
-    for test_client in opened:
-        test_client.__exit__(None, None, None)
 
 
 def finished(c: TestClient, ident: str) -> dict[str, Any]:

@@ -7,29 +7,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.chatops.dispatch import ActionContext, ActionResult
+from pipeline.chatops.dispatch import ActionContext
 from pipeline.chatops.handle import Report, handle
-from pipeline.chatops.parse import Command
 from pipeline.errors import StepFailed, UserError
-from tests.fakes.chatops import HEAD, MemoryForge, comment_payload
+from tests.fakes.chatops import HEAD, MemoryForge, Recorder, comment_payload
 from tests.fakes.chatops import REPO as REPO_NAME
-
-
-class Recorder:
-    """A fake action table: records what ran, answers ok (or raises ``error``)."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.ran: list[tuple[str, str, str]] = []
-        self.error = error
-
-    def __call__(self, command: Command, ctx: ActionContext) -> ActionResult:
-        self.ran.append((command.name, command.text, ctx.head_sha))
-        if self.error is not None:
-            raise self.error
-        return ActionResult(True, f"did {command.text}", {"name": command.name})
-
-    def table(self) -> dict[str, Any]:
-        return {name: self for name in ("deploy", "build", "dag", "rollback")}
 
 
 def run(

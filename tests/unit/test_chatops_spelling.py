@@ -16,9 +16,7 @@ from pipeline.online import gitops
 from pipeline.online.manifests import object_name
 from pipeline.online.names import model_key
 from pipeline.online.request import DeployRequest
-from tests.fakes.chatops import MemoryForge, comment_payload
-from tests.unit.test_api import client, store  # noqa: F401  (the API fixtures)
-from tests.unit.test_chatops_flow import Recorder
+from tests.fakes.chatops import MemoryForge, Recorder, comment_payload
 
 OWNERS = b"projects:\n  churn-model: {users: [alice]}\n"
 SPELLINGS = [
@@ -147,9 +145,9 @@ def test_a_new_spelling_of_a_registered_model_is_refused_at_deploy_and_register(
     assert registry.filters[-1] == "name ILIKE 'churn%model'"
 
 
-def test_post_deploy_refuses_hidden_characters_and_lookalikes(client: Any) -> None:  # noqa: F811
+def test_post_deploy_refuses_hidden_characters_and_lookalikes(client: Any) -> None:
     """``POST /deploy`` builds the same checked request: the name is refused, said why."""
-    from tests.unit.test_api_fakes import AUTH, PAYLOAD
+    from tests.helpers.api_fakes import AUTH, PAYLOAD
 
     for name, why in (("churn\u200bmodel", "hidden characters"), ("ｃｈｕｒｎ", "lookalike")):
         answer = client().post("/deploy", json={**PAYLOAD, "model_name": name}, headers=AUTH)

@@ -17,7 +17,7 @@ from pipeline.online import train, train_job
 from pipeline.online.checkout import Checkout
 from pipeline.online.kube_validate import validate_manifests
 from pipeline.online.tracking import Tracking
-from tests.unit.conftest import WriteTree
+from tests.helpers.files import WriteTree
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SERVER = Tracking("http://mlflow.mlops.svc:5000", "settings")

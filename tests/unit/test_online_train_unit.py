@@ -11,7 +11,7 @@ import pytest
 from pipeline.cli.main import main
 from pipeline.errors import UserError
 from pipeline.online import registry, tracking, train
-from tests.unit.conftest import WriteTree
+from tests.helpers.files import WriteTree
 
 PROJECT = """\
 project: {name: NAME}

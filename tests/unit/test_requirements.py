@@ -10,7 +10,7 @@ import pytest
 from pipeline.config import requirements
 from pipeline.config.variables import Variables
 from pipeline.errors import ConfigError
-from tests.unit.conftest import WriteTree
+from tests.helpers.files import WriteTree
 
 OUTSIDE = "top-secret-line==1.0\n"
 

@@ -232,6 +232,13 @@ def test_new_monorepo_lays_down_the_workflow_files(
     for source in sorted(shipped.glob("*.y*ml")) if shipped.is_dir() else []:
         assert (dest / ".github/workflows" / source.name).read_bytes() == source.read_bytes()
         assert source.name in body["workflows"]
+    actions = resources.data_dir("actions")
+    for name in body["actions"]:  # vendored: the workflows use them as $/.github/actions/NAME
+        vendored = dest / ".github/actions" / name / "action.yml"
+        assert vendored.read_bytes() == (actions / name / "action.yml").read_bytes()
+    assert "comment-command" in body["actions"] and "deploy" not in body["actions"]
+    shared = dest / ".github/actions/lib/run-somlier.sh"
+    assert shared.read_bytes() == (actions / "lib" / "run-somlier.sh").read_bytes()
 
 
 def test_new_monorepo_without_a_repo_name_has_default_settings(tmp_path: Path) -> None:

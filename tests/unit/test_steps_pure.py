@@ -13,14 +13,14 @@ from pipeline.errors import UserError
 from pipeline.notify.message import Message
 from pipeline.steps import report
 from pipeline.steps.event import DefaultBranchBuild, Ignored, PullRequestBuild, decide, load_payload
+from tests.helpers.data import webhook_payload
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 HASH = "ab" * 32
 
 
 def payload(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+    return webhook_payload(name)
 
 
 @pytest.mark.parametrize(

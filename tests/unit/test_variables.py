@@ -20,7 +20,7 @@ from pipeline.config.settings import PlatformSettings, load_settings
 from pipeline.config.validation import validate_files
 from pipeline.config.variables import Variables, for_root, from_settings
 from pipeline.errors import ConfigError
-from tests.unit.conftest import WriteTree
+from tests.helpers.files import WriteTree
 
 SECRET = "ghp_s3cr3t-VALUE-that-must-never-show"
 RUNNER = {

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pipeline.offline.dag import render_dag
 from pipeline.offline.spec import DagSpec, MLflowTarget
-from tests.unit.offline.test_offline_fuzz import dag_specs
+from tests.helpers.dag_specs import dag_specs
 
 BROKEN = ("SyntaxError", "IndentationError", "NameError", "TabError", "SystemError")
 

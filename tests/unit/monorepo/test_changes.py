@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -206,18 +205,15 @@ def test_change_of_reads_git_status_letters() -> None:
     assert Change.of("D", "a") == Change("D", "a", None)
 
 
-def test_thousands_of_paths_and_ten_thousand_projects_are_fast() -> None:
+def test_thousands_of_paths_and_ten_thousand_projects() -> None:  # timed: benchmarks/plan.py
     head = {f"projects/g{i // 100:02d}/p{i:05d}" for i in range(10_000)}
     depends = {f"projects/g{i // 100:02d}/p{i:05d}": ["libs/common/**", f"libs/x{i}/**"]
                for i in range(0, 10_000, 10)}
     diff = [mod(f"projects/g{i // 100:02d}/p{i:05d}/src/m{i}.py") for i in range(0, 8_000, 2)]
     diff += [mod(f"libs/common/m{i}.py") for i in range(1_000)]
-    start = time.perf_counter()
     result = plan(diff, head, depends_on=depends)
-    elapsed = time.perf_counter() - start
     touched = {f"projects/g{i // 100:02d}/p{i:05d}" for i in range(0, 8_000, 2)} | set(depends)
     assert {a.path for a in result.projects} == touched
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
 
 
 def test_names_json_matrix_and_text() -> None:
