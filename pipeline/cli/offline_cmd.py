@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,6 +138,13 @@ def create(
             dry_run=dry_run,
             as_json=as_json,
             dags=results,
+        )
+    elif not (as_json or dry_run):
+        folder = shlex.quote(str(made.path.parent))
+        click.echo(
+            f"Next: somlier dags check {folder}   # imports it in a real Airflow, as CI will\n"
+            "  then open a PR in the dags repository (or run again with --open-pr)",
+            err=True,
         )
     return EXIT_OK
 

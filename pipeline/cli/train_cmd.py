@@ -250,6 +250,10 @@ def _run(plan: TrainPlan, tracking: Tracking, *, as_json: bool) -> int:
             f"{len(results)} of {total} runs in experiment {plan.config.name} "
             f"(id {experiment}) at {tracking.shown}: {summary}"
         )
+        finished = [r for r in results if r.status == "FINISHED"]
+        if finished:
+            model = shlex.quote(plan.config.model.name)
+            click.echo(f"Next: somlier online register {finished[0].run_id} {model}", err=True)
     if any(r.status == "KILLED" for r in results):
         return EXIT_INTERRUPTED
     return EXIT_STEP_FAILED if any(r.status != "FINISHED" for r in results) else 0
@@ -295,3 +299,7 @@ def register(
     if done.alias:
         click.echo(f"alias {done.alias} -> version {done.version}", err=True)
     click.echo(f"model version: {done.version}")
+    name = shlex.quote(done.model_name)
+    click.echo(
+        f"Next: somlier online deploy {name} {done.version} --once   # try it locally", err=True
+    )

@@ -354,10 +354,13 @@ def test_churn_example_trains_a_model_that_registers_with_an_alias(
                   cwd=repo.path, env=env)  # fmt: skip
     assert reg.returncode == 0, reg.stderr
     assert reg.stdout == "model version: 1\n"
+    # what to do next, on stderr: stdout stays the one line scripts read
+    next_step = "Next: somlier online deploy churn-model 1 --once   # try it locally"
+    assert reg.stderr.splitlines()[-1] == next_step
     assert str(mlflow.get_model_version_by_alias("churn-model", "champion").version) == "1"
     again = somlier("online", "register", result["run_id"], "churn-model", "--json",
                     cwd=repo.path, env=env)  # fmt: skip
-    assert json.loads(again.stdout)["version"] == "2"
+    assert json.loads(again.stdout)["version"] == "2" and "Next:" not in again.stderr
     assert mlflow.get_model_version("churn-model", "2").source == f"models:/{logged.model_id}"
 
 
@@ -375,6 +378,7 @@ def test_over_http_runs_resume_and_credentials_never_show(
     mlflow = client(mlflow_server)
     [run] = mlflow.search_runs([mlflow.get_experiment_by_name("tiny").experiment_id])
     assert run.data.metrics == {"m": 4.0} and run.info.status == "FINISHED"
+    assert f"Next: somlier online register {run.info.run_id} tiny\n" in done.stderr
 
     # a run without a model, and an unknown run: clear errors, exit 2, no secret
     for run_id, message in [
