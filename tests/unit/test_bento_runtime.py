@@ -181,3 +181,61 @@ def test_pyfunc_models_with_a_tensor_signature_get_the_array(tmp_path: Path) -> 
 
     assert asyncio.run(one()).tolist() == [3.0, 7.0]
     assert fake.batches == [2]
+
+
+def test_a_request_leaves_no_timeout_timer_behind(service: ModuleType) -> None:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    assert service.TIMEOUTS_CANCELLED is True
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await service._answer(send, 200, {"ok": True})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def one_request() -> int:
+        await TimeoutMiddleware(app, timeout=60)({"type": "http"}, None, send)
+        loop = asyncio.get_running_loop()
+        return sum(1 for handle in loop._scheduled if not handle.cancelled())  # type: ignore[attr-defined]
+
+    assert asyncio.run(one_request()) == 0  # BentoML's own left one armed for 60 s
+    assert sent[0]["status"] == 200
+
+
+def test_a_request_past_the_timeout_still_gets_504(service: ModuleType) -> None:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    sent: list[dict[str, Any]] = []
+
+    async def stuck(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.Event().wait()
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(TimeoutMiddleware(stuck, timeout=0.01)({"type": "http"}, None, send))
+    assert sent[0]["status"] == 504
+    assert b"0.01 seconds" in sent[1]["body"]
+
+
+def test_the_loaded_model_is_out_of_the_collectors_reach(tmp_path: Path) -> None:
+    import gc
+
+    module = load_service(tmp_path)
+    calls: list[int] = []
+
+    class Model(SumModel):
+        def predict(self, rows: Any) -> Any:
+            calls.append(rows.shape[1])
+            return super().predict(rows)
+
+    module.load_model = Model
+    try:
+        module.Model()
+        assert gc.get_freeze_count() > 0  # imports and model moved to the permanent generation
+        assert calls == [len(COLUMNS)]  # one warm-up call on a row of the model's width
+        assert module.BATCHER is not None
+    finally:
+        gc.unfreeze()
