@@ -61,6 +61,9 @@ class Measured:
     p99_ms: float
     cpu_ms: float = float("nan")  # the server's CPU time (all its processes) per request
     load: float = float("nan")  # the host's 1-minute load average when the measurement ended
+    # How long the server's threads were ready to run but waited for a CPU (the kernel's run
+    # queue), per second of the measurement: what the other jobs on the host cost it.
+    queued: float = float("nan")
     paced: bool = False
 
     @property
@@ -287,14 +290,29 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def queued_seconds(pid: int) -> float:
+    """Seconds the threads of ``pid`` and its descendants spent runnable but not running
+    (the second field of /proc/PID/task/TID/schedstat); NaN where the kernel does not say."""
+    import psutil
+
+    top = psutil.Process(pid)
+    total = 0.0
+    for p in [top, *top.children(recursive=True)]:
+        for stat in Path(f"/proc/{p.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(stat.read_text().split()[1]) / 1e9
+    return total if Path("/proc/self/schedstat").exists() else float("nan")
+
+
 def measure(
     name: str, pid: int, port: int, path: str, body: bytes, args: argparse.Namespace,
     load: Callable[[int, str, bytes, float, int], Measured], warm_up: bool = True,
 ) -> Measured:  # fmt: skip
     if warm_up:
         load(port, path, body, min(3.0, args.duration), args.connections)
-    before = cpu_seconds(pid)
+    before, queued_before = cpu_seconds(pid), queued_seconds(pid)
     result = load(port, path, body, args.duration, args.connections)
+    result.queued = (queued_seconds(pid) - queued_before) / result.seconds
     # CPU per request does not depend on what else the machine runs: the number to trust
     # when the host is shared.
     result.cpu_ms = (cpu_seconds(pid) - before) * 1e3 / max(1, result.requests)
@@ -306,7 +324,8 @@ def measure(
 def show(r: Measured) -> None:
     print(
         f"{r.server:14} {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:7.2f} ms"
-        f"  CPU {r.cpu_ms:5.2f} ms/req  load {r.load:5.2f}  ({r.requests} requests,"
+        f"  CPU {r.cpu_ms:5.2f} ms/req  load {r.load:5.2f}  run-queue wait {r.queued:4.0%}"
+        f"  ({r.requests} requests,"
         f" {r.errors} errors)",
         flush=True,
     )

@@ -183,6 +183,10 @@ def test_pyfunc_models_with_a_tensor_signature_get_the_array(tmp_path: Path) -> 
     assert fake.batches == [2]
 
 
+async def _no_body() -> Any:
+    return {"type": "http.request", "body": b""}
+
+
 def test_a_request_leaves_no_timeout_timer_behind(service: ModuleType) -> None:
     from bentoml._internal.server.http.traffic import TimeoutMiddleware
 
@@ -192,13 +196,14 @@ def test_a_request_leaves_no_timeout_timer_behind(service: ModuleType) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await service._answer(send, 200, {"ok": True})
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Any) -> None:
         sent.append(message)
 
     async def one_request() -> int:
-        await TimeoutMiddleware(app, timeout=60)({"type": "http"}, None, send)
-        loop = asyncio.get_running_loop()
-        return sum(1 for handle in loop._scheduled if not handle.cancelled())  # type: ignore[attr-defined]
+        await TimeoutMiddleware(app, timeout=60)({"type": "http"}, _no_body, send)
+        loop: Any = asyncio.get_running_loop()  # asyncio's own loop keeps its timers here
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled
+        return len([handle for handle in scheduled if not handle.cancelled()])
 
     assert asyncio.run(one_request()) == 0  # BentoML's own left one armed for 60 s
     assert sent[0]["status"] == 200
@@ -212,10 +217,10 @@ def test_a_request_past_the_timeout_still_gets_504(service: ModuleType) -> None:
     async def stuck(scope: Any, receive: Any, send: Any) -> None:
         await asyncio.Event().wait()
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Any) -> None:
         sent.append(message)
 
-    asyncio.run(TimeoutMiddleware(stuck, timeout=0.01)({"type": "http"}, None, send))
+    asyncio.run(TimeoutMiddleware(stuck, timeout=0.01)({"type": "http"}, _no_body, send))
     assert sent[0]["status"] == 504
     assert b"0.01 seconds" in sent[1]["body"]
 
@@ -231,7 +236,7 @@ def test_the_loaded_model_is_out_of_the_collectors_reach(tmp_path: Path) -> None
             calls.append(rows.shape[1])
             return super().predict(rows)
 
-    module.load_model = Model
+    module.load_model = Model  # type: ignore[attr-defined]
     try:
         module.Model()
         assert gc.get_freeze_count() > 0  # imports and model moved to the permanent generation
