@@ -13,7 +13,8 @@ due, so a server that stalls is charged for the requests it held up (no coordina
 Every answer is checked to be 200 with the right prediction before the load starts.
 
 ``--pandas2 DIR`` adds the peer again with pandas 2 first on its path (DIR made by
-``pip install --target DIR --no-deps "pandas==2.3.*"``): MLflow's scoring path is faster with it.
+``pip install --target DIR --no-deps "pandas==2.3.*" pytz``): MLflow's scoring path is
+faster with it.
 
 Usage: python benchmarks/serve.py [--duration 10] [--connections 16] [--rounds 2] [--rate R]
        [--paced-rounds 1] [--client wrk|asyncio] [--only somlier,floor,mlflow] [--pandas2 DIR]
@@ -62,9 +63,11 @@ class Measured:
     cpu_ms: float = float("nan")  # the server's CPU time (all its processes) per request
     load: float = float("nan")  # the host's 1-minute load average when the measurement ended
     # How long the server's threads were ready to run but waited for a CPU (the kernel's run
-    # queue), per second of the measurement: what the other jobs on the host cost it.
+    # queue), summed over its threads, per second of the measurement: what the other jobs on the
+    # host cost it (0.5 = its threads queued half a second in each second, all together).
     queued: float = float("nan")
     paced: bool = False
+    client_lag_ms: float = float("nan")  # p99 of the paced client's own loop lag (its noise)
 
     @property
     def rps(self) -> float:
@@ -132,16 +135,31 @@ async def _asyncio_load(
         # connection i sends at started + i/rate, then every connections/rate seconds
         return (started + i / rate, connections / rate) if rate else None
 
+    lags: list[float] = []
+
+    async def probe() -> int:
+        # How late the client's own loop wakes up from a 1 ms sleep: a paced request is due
+        # then too, so this is the part of a paced latency the client itself may add.
+        while time.perf_counter() < deadline:
+            asked = time.perf_counter() + 1e-3
+            await asyncio.sleep(1e-3)
+            lags.append(max(0.0, time.perf_counter() - asked))
+        return 0
+
     errors = await asyncio.gather(
         *(
             _connection(port, path, body, deadline, budget, latencies, pace(i))
             for i in range(connections)
-        )
+        ),
+        *([probe()] if rate else []),
     )
     elapsed = time.perf_counter() - started
     latencies.sort()
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [0.0]
-    return Measured("", len(latencies), sum(errors), elapsed, q[49] * 1e3, q[98] * 1e3)
+    result = Measured("", len(latencies), sum(errors), elapsed, q[49] * 1e3, q[98] * 1e3)
+    if len(lags) > 1:
+        result.client_lag_ms = statistics.quantiles(lags, n=100)[98] * 1e3
+    return result
 
 
 def asyncio_load(
@@ -324,8 +342,9 @@ def measure(
 def show(r: Measured) -> None:
     print(
         f"{r.server:14} {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:7.2f} ms"
-        f"  CPU {r.cpu_ms:5.2f} ms/req  load {r.load:5.2f}  run-queue wait {r.queued:4.0%}"
-        f"  ({r.requests} requests,"
+        f"  CPU {r.cpu_ms:5.2f} ms/req  load {r.load:5.2f}  queued {r.queued:4.2f} s/s"
+        + (f"  client lag p99 {r.client_lag_ms:.1f} ms" if r.paced else "")
+        + f"  ({r.requests} requests,"
         f" {r.errors} errors)",
         flush=True,
     )
