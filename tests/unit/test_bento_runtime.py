@@ -225,6 +225,21 @@ def test_a_request_past_the_timeout_still_gets_504(service: ModuleType) -> None:
     assert b"0.01 seconds" in sent[1]["body"]
 
 
+def test_an_app_that_fails_before_answering_fails_the_request_at_once(
+    service: ModuleType,
+) -> None:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("no answer")
+
+    async def send(message: Any) -> None:
+        raise AssertionError("nothing is sent: the error middleware outside answers 500")
+
+    with pytest.raises(RuntimeError, match="no answer"):  # not a 504 after 60 s
+        asyncio.run(TimeoutMiddleware(broken, timeout=60)({"type": "http"}, _no_body, send))
+
+
 def test_the_loaded_model_is_out_of_the_collectors_reach(tmp_path: Path) -> None:
     import gc
 
