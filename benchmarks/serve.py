@@ -1,14 +1,23 @@
-"""Benchmark: one registered scikit-learn model served by `mlflow models serve` and by somlier's
-local deployment (`somlier online deploy`, BentoML), side by side in one run.
+"""Benchmark: one registered scikit-learn model served by `mlflow models serve` (the peer), by
+somlier's local deployment (`somlier online deploy`, BentoML), and by the floor (a hand-written
+ASGI endpoint calling the same model's ``predict``, benchmarks/serve_floor.py, under uvicorn),
+side by side in one run.
 
-Both servers get the same request body (one row, MLflow's ``dataframe_split`` JSON, which both
-accept), one worker each, on 127.0.0.1; a bounded load generator (``wrk`` when on PATH, else a
-built-in asyncio client with raw HTTP/1.1 keep-alive) keeps CONNECTIONS requests in flight for
-DURATION seconds after a warm-up, and reports requests/s, p50 and p99. Every answer is checked
-to be 200 with the right prediction before the load starts.
+Every server gets the same request body (one row, MLflow's ``dataframe_split`` JSON, which all
+accept), one worker each, on 127.0.0.1. Saturation: a bounded load generator (``wrk`` when on
+PATH, else a built-in asyncio client with raw HTTP/1.1 keep-alive) keeps CONNECTIONS requests in
+flight for DURATION seconds after a warm-up, and reports requests/s, p50 and p99. Then, at a
+constant rate of half of somlier's best requests/s (``--paced-rounds``; or ``--rate R``), the
+paced asyncio client sends at fixed times and counts each latency from the time the request was
+due, so a server that stalls is charged for the requests it held up (no coordinated omission).
+Every answer is checked to be 200 with the right prediction before the load starts.
+
+``--pandas2 DIR`` adds the peer again with pandas 2 first on its path (DIR made by
+``pip install --target DIR --no-deps "pandas==2.3.*" pytz``): MLflow's scoring path is
+faster with it.
 
 Usage: python benchmarks/serve.py [--duration 10] [--connections 16] [--rounds 2] [--rate R]
-       [--client wrk|asyncio] [--only somlier|mlflow]
+       [--paced-rounds 1] [--client wrk|asyncio] [--only somlier,floor,mlflow] [--pandas2 DIR]
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ from pipeline.online.serve_local import LocalServer, free_port, post_json  # noq
 from tests.integration.models import RegisteredModel, make_registered_model  # noqa: E402
 
 HOST = "127.0.0.1"
+SERVERS = ("mlflow", "mlflow-pandas2", "floor", "somlier")
+PATHS = {"mlflow": "/invocations", "mlflow-pandas2": "/invocations"}
 
 
 @dataclass
@@ -50,6 +61,13 @@ class Measured:
     p50_ms: float
     p99_ms: float
     cpu_ms: float = float("nan")  # the server's CPU time (all its processes) per request
+    load: float = float("nan")  # the host's 1-minute load average when the measurement ended
+    # How long the server's threads were ready to run but waited for a CPU (the kernel's run
+    # queue), summed over its threads, per second of the measurement: what the other jobs on the
+    # host cost it (0.5 = its threads queued half a second in each second, all together).
+    queued: float = float("nan")
+    paced: bool = False
+    client_lag_ms: float = float("nan")  # p99 of the paced client's own loop lag (its noise)
 
     @property
     def rps(self) -> float:
@@ -117,23 +135,43 @@ async def _asyncio_load(
         # connection i sends at started + i/rate, then every connections/rate seconds
         return (started + i / rate, connections / rate) if rate else None
 
+    lags: list[float] = []
+
+    async def probe() -> int:
+        # How late the client's own loop wakes up from a 1 ms sleep: a paced request is due
+        # then too, so this is the part of a paced latency the client itself may add.
+        while time.perf_counter() < deadline:
+            asked = time.perf_counter() + 1e-3
+            await asyncio.sleep(1e-3)
+            lags.append(max(0.0, time.perf_counter() - asked))
+        return 0
+
     errors = await asyncio.gather(
         *(
             _connection(port, path, body, deadline, budget, latencies, pace(i))
             for i in range(connections)
-        )
+        ),
+        *([probe()] if rate else []),
     )
     elapsed = time.perf_counter() - started
     latencies.sort()
     q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [0.0]
-    return Measured("", len(latencies), sum(errors), elapsed, q[49] * 1e3, q[98] * 1e3)
+    result = Measured("", len(latencies), sum(errors), elapsed, q[49] * 1e3, q[98] * 1e3)
+    if len(lags) > 1:
+        result.client_lag_ms = statistics.quantiles(lags, n=100)[98] * 1e3
+    return result
 
 
 def asyncio_load(
     port: int, path: str, body: bytes, seconds: float, connections: int, rate: float | None = None
 ) -> Measured:
     # Bounded in time and in count: at most 200,000 requests per measurement.
-    return asyncio.run(_asyncio_load(port, path, body, seconds, connections, 200_000, rate))
+    coroutine = _asyncio_load(port, path, body, seconds, connections, 200_000, rate)
+    try:
+        import uvloop  # the client's own loop costs less with it: less of its lag is charged
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def _wrk_ms(text: str, label: str) -> float:
@@ -194,7 +232,9 @@ def wait_http(port: int, path: str, timeout: float, child: subprocess.Popen[byte
     raise RuntimeError(f"no answer on {path} after {timeout}s")
 
 
-def start_mlflow(model: RegisteredModel, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_mlflow(
+    model: RegisteredModel, port: int, log: Path, pandas2: Path | None = None
+) -> subprocess.Popen[bytes]:
     argv = [
         str(Path(sys.executable).parent / "mlflow"), "models", "serve",
         "-m", f"models:/{model.model_name}/{model.version}",
@@ -202,12 +242,38 @@ def start_mlflow(model: RegisteredModel, port: int, log: Path) -> subprocess.Pop
     ]  # fmt: skip
     # `mlflow models serve` runs `uvicorn` from PATH: this interpreter's.
     env = {**model.env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    if pandas2 is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pandas2), env.get("PYTHONPATH")]))
     child = subprocess.Popen(
         argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     wait_http(port, "/ping", 180, child)
     return child
+
+
+def start_floor(model_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """benchmarks/serve_floor.py under uvicorn, as BentoML runs its worker: httptools, uvloop,
+    no access log."""
+    argv = [
+        sys.executable, "-m", "uvicorn", "serve_floor:app", "--app-dir", str(ROOT / "benchmarks"),
+        "--host", HOST, "--port", str(port), "--http", "httptools", "--loop", "uvloop",
+        "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    env = {**os.environ, "SOMLIER_FLOOR_MODEL": str(model_dir)}
+    child = subprocess.Popen(
+        argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while True:  # no GET route: ready when a prediction answers
+        if child.poll() is not None:
+            raise RuntimeError(f"the floor server exited with {child.returncode}: see {log}")
+        with contextlib.suppress(Exception):
+            post_json(HOST, port, "/", {"dataframe_split": {"data": [[0, 0, 0, 0]]}}, timeout=2)
+            return child
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the floor server did not answer after 120s: see {log}")
+        time.sleep(0.25)
 
 
 def stop(child: subprocess.Popen[bytes]) -> None:
@@ -242,18 +308,78 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def queued_seconds(pid: int) -> float:
+    """Seconds the threads of ``pid`` and its descendants spent runnable but not running
+    (the second field of /proc/PID/task/TID/schedstat); NaN where the kernel does not say."""
+    import psutil
+
+    top = psutil.Process(pid)
+    total = 0.0
+    for p in [top, *top.children(recursive=True)]:
+        for stat in Path(f"/proc/{p.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(stat.read_text().split()[1]) / 1e9
+    return total if Path("/proc/self/schedstat").exists() else float("nan")
+
+
 def measure(
     name: str, pid: int, port: int, path: str, body: bytes, args: argparse.Namespace,
-    load: Callable[[int, str, bytes, float, int], Measured],
+    load: Callable[[int, str, bytes, float, int], Measured], warm_up: bool = True,
 ) -> Measured:  # fmt: skip
-    load(port, path, body, min(3.0, args.duration), args.connections)  # warm-up
-    before = cpu_seconds(pid)
+    if warm_up:
+        load(port, path, body, min(3.0, args.duration), args.connections)
+    before, queued_before = cpu_seconds(pid), queued_seconds(pid)
     result = load(port, path, body, args.duration, args.connections)
+    result.queued = (queued_seconds(pid) - queued_before) / result.seconds
     # CPU per request does not depend on what else the machine runs: the number to trust
     # when the host is shared.
     result.cpu_ms = (cpu_seconds(pid) - before) * 1e3 / max(1, result.requests)
     result.server = name
+    result.load = os.getloadavg()[0]
     return result
+
+
+def show(r: Measured) -> None:
+    print(
+        f"{r.server:14} {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:7.2f} ms"
+        f"  CPU {r.cpu_ms:5.2f} ms/req  load {r.load:5.2f}  queued {r.queued:4.2f} s/s"
+        + (f"  client lag p99 {r.client_lag_ms:.1f} ms" if r.paced else "")
+        + f"  ({r.requests} requests,"
+        f" {r.errors} errors)",
+        flush=True,
+    )
+
+
+def summary(results: list[Measured], paced_rate: float | None) -> None:
+    saturated = [r for r in results if not r.paced]
+    best: dict[str, Measured] = {}
+    for name in SERVERS:
+        mine = [r for r in saturated if r.server == name]
+        if mine:
+            best[name] = b = max(mine, key=lambda r: r.rps)
+            print(
+                f"{name:14} best {b.rps:8.0f} req/s  p50 {b.p50_ms:6.2f} ms  p99 {b.p99_ms:7.2f}"
+                f" ms  CPU {min(r.cpu_ms for r in mine):5.2f} ms/req  load {b.load:5.2f}"
+            )
+    peers = [best[n] for n in ("mlflow", "mlflow-pandas2") if n in best]
+    if "somlier" in best and peers:
+        peer = max(peers, key=lambda r: r.rps)
+        s = best["somlier"]
+        print(
+            f"somlier / {peer.server} (the better peer): throughput {s.rps / peer.rps:.2f}x,"
+            f" p99 {s.p99_ms:.1f} vs {peer.p99_ms:.1f} ms"
+        )
+    if "somlier" in best and "floor" in best:
+        s, f = best["somlier"], best["floor"]
+        print(
+            f"floor / somlier throughput: {f.rps / s.rps:.2f}x;"
+            f" somlier / floor p99: {s.p99_ms / f.p99_ms:.2f}x"
+        )
+    paced = [r for r in results if r.paced]
+    if paced:
+        print(f"\nat a constant {paced_rate:.0f} req/s (latency from the time each was due):")
+        for r in paced:
+            show(r)
 
 
 def main() -> int:
@@ -262,13 +388,26 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2, help="measurements per server")
     parser.add_argument("--client", choices=["wrk", "asyncio"], default=None)
-    parser.add_argument("--only", choices=["somlier", "mlflow"], default=None)
+    parser.add_argument(
+        "--only", default=None,
+        help=f"comma-separated servers to run, of {', '.join(SERVERS)} (default: all there are)",
+    )  # fmt: skip
     parser.add_argument(
         "--rate", type=float, default=None,
         help="offer this many requests/s (paced asyncio client) instead of as many as possible: "
         "compares latency at equal load",
     )  # fmt: skip
+    parser.add_argument(
+        "--paced-rounds", type=int, default=1,
+        help="then measure somlier and the floor at half of somlier's best requests/s",
+    )  # fmt: skip
+    parser.add_argument("--pandas2", type=Path, default=None, help="a dir with pandas 2 in it")
     args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else set(SERVERS)
+    if unknown := wanted - set(SERVERS):
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    if args.pandas2 is None:
+        wanted.discard("mlflow-pandas2")
     client = args.client or ("wrk" if shutil.which("wrk") and not args.rate else "asyncio")
     load: Callable[[int, str, bytes, float, int], Measured]
     if args.rate:
@@ -281,25 +420,34 @@ def main() -> int:
     results: list[Measured] = []
     children: list[subprocess.Popen[bytes]] = []
     server: LocalServer | None = None
+    paced_rate: float | None = None
     try:
         model = make_registered_model(work / "store")
         body = body_for(model)
         expected = model.expected[0]
         ports: dict[str, int] = {}
         pids: dict[str, int] = {}
-        if args.only in (None, "mlflow"):
-            ports["mlflow"] = free_port()
-            started = time.perf_counter()
-            children.append(start_mlflow(model, ports["mlflow"], work / "mlflow.log"))
-            pids["mlflow"] = children[-1].pid
-            print(f"mlflow models serve ready in {time.perf_counter() - started:.1f}s", flush=True)
-            answer = post_json(HOST, ports["mlflow"], "/invocations", json.loads(body))
+        for name in ("mlflow", "mlflow-pandas2"):
+            if name in wanted:
+                ports[name] = free_port()
+                started = time.perf_counter()
+                pandas2 = args.pandas2 if name == "mlflow-pandas2" else None
+                children.append(start_mlflow(model, ports[name], work / f"{name}.log", pandas2))
+                pids[name] = children[-1].pid
+                print(f"{name} ready in {time.perf_counter() - started:.1f}s", flush=True)
+                answer = post_json(HOST, ports[name], "/invocations", json.loads(body))
+                assert answer["predictions"][0] == expected, answer
+        resolved = resolve_model(
+            model.model_name, model.version, tracking_uri=model.tracking_uri,
+            dest=work / "download",
+        )  # fmt: skip
+        if "floor" in wanted:
+            ports["floor"] = free_port()
+            children.append(start_floor(resolved.path, ports["floor"], work / "floor.log"))
+            pids["floor"] = children[-1].pid
+            answer = post_json(HOST, ports["floor"], "/", json.loads(body))
             assert answer["predictions"][0] == expected, answer
-        if args.only in (None, "somlier"):
-            resolved = resolve_model(
-                model.model_name, model.version, tracking_uri=model.tracking_uri,
-                dest=work / "download",
-            )  # fmt: skip
+        if "somlier" in wanted:
             bundle = stage_bundle(resolved, work / "bundle", workers=1)
             env = {**os.environ, "BENTOML_DO_NOT_TRACK": "True", "BENTOML_HOME": str(work / "bh")}
             server = LocalServer(bundle, port=free_port(), log_path=work / "bento.log", env=env)
@@ -312,16 +460,23 @@ def main() -> int:
             pids["somlier"] = server.child.pid
             answer = post_json(HOST, server.port, "/predict", json.loads(body))
             assert answer["predictions"][0] == expected, answer
-        paths = {"mlflow": "/invocations", "somlier": "/predict"}
-        for _ in range(args.rounds):  # interleaved, so drift in the machine's load hits both
+        for _ in range(args.rounds):  # interleaved, so drift in the machine's load hits all
             for name, port in ports.items():
-                results.append(measure(name, pids[name], port, paths[name], body, args, load))
-                r = results[-1]
-                print(
-                    f"{name:8} {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
-                    f"  CPU {r.cpu_ms:5.2f} ms/req  ({r.requests} requests, {r.errors} errors)",
-                    flush=True,
-                )
+                path = PATHS.get(name, "/predict" if name == "somlier" else "/")
+                results.append(measure(name, pids[name], port, path, body, args, load))
+                show(results[-1])
+        mine = [r.rps for r in results if r.server == "somlier"]
+        if mine and args.paced_rounds and not args.rate:
+            paced_rate = max(mine) / 2
+            paced = functools.partial(asyncio_load, rate=paced_rate)
+            for _ in range(args.paced_rounds):
+                for name in ("floor", "somlier"):
+                    if name in ports:
+                        path = "/predict" if name == "somlier" else "/"
+                        r = measure(name, pids[name], ports[name], path, body, args, paced, False)
+                        r.paced = True
+                        results.append(r)
+                        show(r)
     finally:
         if server is not None:
             server.stop()
@@ -329,21 +484,7 @@ def main() -> int:
             stop(child)
     print(f"\nclient {client}, {args.connections} connections, {args.duration:.0f}s x "
           f"{args.rounds} rounds, one worker each, {os.cpu_count()} CPUs")  # fmt: skip
-    best = {}
-    for name in ("mlflow", "somlier"):
-        mine = [r for r in results if r.server == name]
-        if mine:
-            best[name] = max(mine, key=lambda r: r.rps)
-            b = best[name]
-            print(
-                f"{name:8} best {b.rps:8.0f} req/s  p50 {b.p50_ms:6.2f} ms  p99 {b.p99_ms:6.2f} ms"
-                f"  CPU {min(r.cpu_ms for r in mine):5.2f} ms/req"
-            )
-    if len(best) == 2:
-        ratio = best["somlier"].rps / best["mlflow"].rps
-        cpu = {n: min(r.cpu_ms for r in results if r.server == n) for n in best}
-        print(f"somlier / mlflow throughput: {ratio:.2f}x")
-        print(f"mlflow / somlier CPU per request: {cpu['mlflow'] / cpu['somlier']:.2f}x")
+    summary(results, paced_rate)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -181,3 +181,81 @@ def test_pyfunc_models_with_a_tensor_signature_get_the_array(tmp_path: Path) -> 
 
     assert asyncio.run(one()).tolist() == [3.0, 7.0]
     assert fake.batches == [2]
+
+
+async def _no_body() -> Any:
+    return {"type": "http.request", "body": b""}
+
+
+def test_a_request_leaves_no_timeout_timer_behind(service: ModuleType) -> None:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    assert service.TIMEOUTS_CANCELLED is True
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await service._answer(send, 200, {"ok": True})
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def one_request() -> int:
+        await TimeoutMiddleware(app, timeout=60)({"type": "http"}, _no_body, send)
+        loop: Any = asyncio.get_running_loop()  # asyncio's own loop keeps its timers here
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled
+        return len([handle for handle in scheduled if not handle.cancelled()])
+
+    assert asyncio.run(one_request()) == 0  # BentoML's own left one armed for 60 s
+    assert sent[0]["status"] == 200
+
+
+def test_a_request_past_the_timeout_still_gets_504(service: ModuleType) -> None:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    sent: list[dict[str, Any]] = []
+
+    async def stuck(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.Event().wait()
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(TimeoutMiddleware(stuck, timeout=0.01)({"type": "http"}, _no_body, send))
+    assert sent[0]["status"] == 504
+    assert b"0.01 seconds" in sent[1]["body"]
+
+
+def test_an_app_that_fails_before_answering_fails_the_request_at_once(
+    service: ModuleType,
+) -> None:
+    from bentoml._internal.server.http.traffic import TimeoutMiddleware
+
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("no answer")
+
+    async def send(message: Any) -> None:
+        raise AssertionError("nothing is sent: the error middleware outside answers 500")
+
+    with pytest.raises(RuntimeError, match="no answer"):  # not a 504 after 60 s
+        asyncio.run(TimeoutMiddleware(broken, timeout=60)({"type": "http"}, _no_body, send))
+
+
+def test_the_loaded_model_is_out_of_the_collectors_reach(tmp_path: Path) -> None:
+    import gc
+
+    module = load_service(tmp_path)
+    calls: list[int] = []
+
+    class Model(SumModel):
+        def predict(self, rows: Any) -> Any:
+            calls.append(rows.shape[1])
+            return super().predict(rows)
+
+    module.load_model = Model  # type: ignore[attr-defined]
+    try:
+        module.Model()
+        assert gc.get_freeze_count() > 0  # imports and model moved to the permanent generation
+        assert calls == [len(COLUMNS)]  # one warm-up call on a row of the model's width
+        assert module.BATCHER is not None
+    finally:
+        gc.unfreeze()
