@@ -19,9 +19,13 @@ from pipeline.offline import contract
 from pipeline.offline.contract import OPERATOR, OPERATOR_MODULE
 from pipeline.offline.spec import DAG_MODULES, DagSpec
 
-# The second import's module depends on the Airflow version (spec.DAG_MODULES): without a spec,
-# either is accepted.
-_IMPORTS = (("pendulum", None), (DAG_MODULES, "DAG"), (OPERATOR_MODULE, OPERATOR))
+# (module, name): ``import module`` or ``from module import name``. DAG's module (None here)
+# depends on the Airflow version (spec.DAG_MODULES); without a spec, either is accepted.
+_IMPORTS: tuple[tuple[str | None, str | None], ...] = (
+    ("pendulum", None),
+    (None, "DAG"),
+    (OPERATOR_MODULE, OPERATOR),
+)
 # Node types a DAG file may hold: no f-strings, operators, subscripts, lambdas or comprehensions.
 _ALLOWED = (
     ast.Module,
@@ -135,11 +139,13 @@ def _structure(
     if len(body) != 4:
         out.add(body[4] if len(body) > 4 else None, f"expected 4 statements, found {len(body)}")
         return None
-    for stmt, (where, name) in zip(body[:3], _IMPORTS, strict=True):
-        if isinstance(where, str):
-            modules = [where]
+    for stmt, (module, name) in zip(body[:3], _IMPORTS, strict=True):
+        if module is not None:
+            modules = [module]
+        elif spec is not None:
+            modules = [spec.dag_module]
         else:
-            modules = [spec.dag_module] if spec is not None else sorted(set(where.values()))
+            modules = sorted(set(DAG_MODULES.values()))
         if name is None:
             ok = isinstance(stmt, ast.Import) and _aliases(stmt) in [[(m, None)] for m in modules]
         else:
