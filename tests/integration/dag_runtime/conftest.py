@@ -9,13 +9,15 @@ mlops-dags repositories in tmp dirs, written from the DAG contract somlier rende
 ``dags_repo``       ``dags_repo({"dags/p/x.py": text, …})``: a folder with ``operators/`` from
                     ``somlier dags init`` and the given files
 ``contract_dag``    ``contract_dag("x_daily", num_of_gpus=1, …)``: a DAG file's text, exactly the
-                    shape somlier renders, with the task's arguments overridden
+                    shape somlier renders for the Airflow under test, with the task's arguments
+                    overridden
 ``check``           ``check(repo, "--json")``: ``somlier dags check`` through ``main()``:
                     (exit code, stdout, stderr)
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import pytest
 
 from pipeline.cli.main import main
 from pipeline.dags.repo import init_dags_repo
+from pipeline.offline.spec import DAG_MODULES
 from tests.integration.dag_runtime.airflow_venv import MAJORS, Airflow, AirflowUnavailable
 from tests.integration.dag_runtime.airflow_venv import airflow as _airflow
 from tests.integration.dag_runtime.contract import render_contract
@@ -44,8 +47,9 @@ def airflow_python(airflow: Airflow) -> Path:
 
 
 @pytest.fixture
-def contract_dag() -> Callable[..., str]:
-    return render_contract
+def contract_dag(airflow: Airflow) -> Callable[..., str]:
+    """For the Airflow under test: DAG imported as somlier renders it for that major version."""
+    return functools.partial(render_contract, dag_module=DAG_MODULES[airflow.major])
 
 
 @pytest.fixture
