@@ -62,10 +62,11 @@ services-stop:
 base-image: services
 	bash .ci/services.sh base-image
 
-## airflow: the Airflow virtualenv (.venv-airflow) of `somlier dags check` and its tests (once)
+## airflow: the Airflow virtualenvs of `somlier dags check` and its tests (once): .venv-airflow (3), .venv-airflow2 (2)
 .PHONY: airflow bench-dags
 airflow:
-	bash .ci/airflow.sh >/dev/null
+	bash .ci/airflow.sh 3 >/dev/null
+	bash .ci/airflow.sh 2 >/dev/null
 
 ## bench-dags: DagBag fill of 100 somlier DAG files vs the same 100 jobs through dag-factory
 bench-dags: $(STAMP) airflow

@@ -1,30 +1,46 @@
 #!/usr/bin/env bash
-# A separate virtual environment with a real Airflow, for `somlier dags check`, the Airflow
-# integration tests and benchmarks/dags.py. Airflow's dependency tree clashes with somlier's dev
-# extras, so it never shares .venv.
+# Separate virtual environments with a real Airflow, one per supported major version, for
+# `somlier dags check`, the Airflow integration tests and benchmarks/dags.py. Airflow's dependency
+# tree clashes with somlier's dev extras, so it never shares .venv.
 #
-#   .ci/airflow.sh          install (or do nothing when the pinned set is already there);
-#                           prints the venv's python on stdout, progress on stderr
-#   .ci/airflow.sh python   print the venv's python when it is installed, else exit 1
+#   .ci/airflow.sh [MAJOR]          install (or do nothing when the pinned set is already there);
+#                                   prints the venv's python on stdout, progress on stderr
+#   .ci/airflow.sh [MAJOR] python   print the venv's python when it is installed, else exit 1
+#
+# MAJOR is 3 (default: .venv-airflow) or 2 (.venv-airflow2): the newest release of each, with the
+# same cncf-kubernetes and Slack providers.
 #
 # Settings (environment):
-#   SOMLIER_AIRFLOW_VENV    where the venv goes (default: $REPO/.venv-airflow)
+#   SOMLIER_AIRFLOW_VENV    where the venv goes (default: $REPO/.venv-airflow, or .venv-airflow2)
 #   SOMLIER_AIRFLOW_BASE    the Python that creates it (default: python3; 3.10 to 3.13)
 #
 # Airflow publishes its constraint files on GitHub, which these machines cannot reach (PyPI only):
-# the pins below are a set that resolves together from PyPI. Bump them together, then run the
+# the pins below are sets that resolve together from PyPI. Bump them together, then run the
 # Airflow integration tests and benchmarks/dags.py.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-VENV="${SOMLIER_AIRFLOW_VENV:-$REPO/.venv-airflow}"
-BASE="${SOMLIER_AIRFLOW_BASE:-python3}"
-PINS=(
-  "apache-airflow==3.3.2"
+MAJOR=3
+case "${1:-}" in
+  2 | 3)
+    MAJOR=$1
+    shift
+    ;;
+esac
+PROVIDERS=(
   "apache-airflow-providers-cncf-kubernetes==10.25.0"
   "apache-airflow-providers-slack==9.11.1"
   "dag-factory==1.1.0"
 )
+if [ "$MAJOR" = 2 ]; then
+  DEFAULT_VENV="$REPO/.venv-airflow2"
+  PINS=("apache-airflow==2.11.2" "${PROVIDERS[@]}")
+else
+  DEFAULT_VENV="$REPO/.venv-airflow"
+  PINS=("apache-airflow==3.3.2" "${PROVIDERS[@]}")
+fi
+VENV="${SOMLIER_AIRFLOW_VENV:-$DEFAULT_VENV}"
+BASE="${SOMLIER_AIRFLOW_BASE:-python3}"
 # The stamp names the pins: changing a pin reinstalls.
 STAMP="$VENV/.somlier-airflow-$(printf '%s\n' "${PINS[@]}" | cksum | cut -d' ' -f1)"
 
@@ -51,7 +67,7 @@ if [ "${1:-}" = python ]; then
   echo "$VENV/bin/python"
   exit 0
 fi
-[ $# -eq 0 ] || die "usage: $0 [python]"
+[ $# -eq 0 ] || die "usage: $0 [2|3] [python]"
 
 # One installer at a time (pytest-xdist workers may all find the venv missing).
 exec 9>"${TMPDIR:-/tmp}/somlier-airflow-$(printf '%s' "$VENV" | cksum | cut -d' ' -f1).lock"
@@ -64,7 +80,7 @@ fi
 
 command -v "$BASE" >/dev/null || die "$BASE not found: set SOMLIER_AIRFLOW_BASE to a Python 3.10+"
 t0=$(date +%s)
-log "installing ${PINS[*]} into $VENV (about a minute, once)"
+log "installing ${PINS[*]} into $VENV (a few minutes, once)"
 rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 "$BASE" -m venv "$VENV" || die "cannot create a venv with $BASE (Debian: apt-get install python3-venv)"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 try:  # Airflow 3
     from airflow.sdk import BaseOperator
-except ImportError:  # Airflow 2.7 to 2.11
+except ImportError:  # Airflow 2.11
     from airflow.models.baseoperator import (  # type: ignore[no-redef,import-not-found,unused-ignore]
         BaseOperator,
     )

@@ -36,12 +36,13 @@ def tracking(base: Path, platform: PlatformSettings) -> Tracking:
 def local_run_environment(project_root: Path, project_name: str) -> dict[str, str]:
     """The store variables ``somlier config run`` gives an entrypoint (see
     pipeline.online.tracking.local_run_environment)."""
-    from pipeline.monorepo.discovery import repo_root
+    from pipeline.monorepo.discovery import checkout_root
     from pipeline.online.tracking import DB_NAME, STORE_DIR, local_run_environment
 
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")
     settings_uri = "" if env_uri else settings(project_root).mlflow.tracking_uri
-    repo = None if env_uri or settings_uri else repo_root(project_root.resolve())
+    # Without git: an image runs `somlier config run` in a folder with neither git nor a checkout.
+    repo = None if env_uri or settings_uri else checkout_root(project_root.resolve())
     env = local_run_environment(
         env_uri=env_uri,
         settings_uri=settings_uri,

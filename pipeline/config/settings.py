@@ -110,6 +110,7 @@ class Airflow:
     owner: str = "data-group"
     timezone: str = "Asia/Seoul"
     tags: tuple[str, ...] = ("data-group",)
+    version: int = 3  # the major version of the dags repository's Airflow: 2 or 3
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -44,6 +44,7 @@ def layout(directory: Path) -> Layout:
 @dataclass(frozen=True)
 class CheckResult:
     shown_root: str  # the folder as the user spelled it: paths are shown under it
+    airflow_python: Path  # the python of the Airflow that imported the files
     layout: Layout
     report: ProbeReport
     findings: tuple[rules.Finding, ...]
@@ -80,8 +81,16 @@ class CheckResult:
         files = len(self.report.files)
         return (
             f"{files} DAG file{'s' * (files != 1)}, {dags} DAG{'s' * (dags != 1)} imported by "
-            f"Airflow {self.report.airflow_version}: {self.errors} error{'s' * (self.errors != 1)}"
+            f"{self.airflow()}: {self.errors} error{'s' * (self.errors != 1)}"
             f", {self.warnings} warning{'s' * (self.warnings != 1)}"
+        )
+
+    def airflow(self) -> str:
+        """``Airflow 3.3.2 (cncf-kubernetes provider 10.25.0, PYTHON)``."""
+        provider = self.report.provider_version or "none"
+        return (
+            f"Airflow {self.report.airflow_version} (cncf-kubernetes provider {provider},"
+            f" {self.airflow_python})"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +102,7 @@ class CheckResult:
             "warnings": self.warnings,
             "airflow_version": self.report.airflow_version,
             "provider_version": self.report.provider_version,
+            "airflow_python": str(self.airflow_python),
             "dag_folder": self.show(self.report.dag_folder),
             "files": [self.show(f) for f in self.report.files],
             "dags": [
@@ -133,6 +143,6 @@ def check_dags(directory: Path, airflow_python: Path, environ: Mapping[str, str]
     """Import every DAG file under ``directory`` with ``airflow_python``'s Airflow and judge it."""
     where = layout(directory)
     report = runtime.run_probe(airflow_python, where.dag_folder, where.import_roots, environ)
-    partial = CheckResult(str(directory), where, report, ())
+    partial = CheckResult(str(directory), airflow_python, where, report, ())
     findings = rules.check(report, Sources(), show=partial.show)
-    return CheckResult(str(directory), where, report, tuple(findings))
+    return CheckResult(str(directory), airflow_python, where, report, tuple(findings))

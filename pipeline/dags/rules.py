@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,32 @@ def _image_findings(task: Task, line: int) -> Iterator[Finding]:
 
 _PIN = ": a retry or a rerun may run other code; use the sha-… tag somlier builds"
 
+SUPPORTED_AIRFLOW = "2.11 or 3"  # what the operator and the DAG files are tested on (dags.md)
+# A DAG file rendered for Airflow 3 (platform airflow.version 3) imported by an Airflow 2.
+_SDK_MISSING = "No module named 'airflow.sdk'"
+_FOR_AIRFLOW_2 = (
+    " (this file is for Airflow 3: set airflow.version: 2 in the monorepo's"
+    " .somlier/platform.yaml and render the DAGs again)"
+)
+
+
+def airflow_major(version: str | None) -> tuple[int, int] | None:
+    """``"2.11.2"`` -> ``(2, 11)``; None when the version is unknown or not a version."""
+    match = re.match(r"(\d+)\.(\d+)", version or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def airflow_problem(version: str | None) -> str | None:
+    """Why somlier's DAGs cannot be trusted on this Airflow, or None when it is supported."""
+    found = airflow_major(version)
+    if found is None or found[0] == 3 or (found[0] == 2 and found[1] >= 11):
+        return None
+    return (
+        f"Airflow {version} is not supported: somlier's DAG files and operator are made and "
+        f"tested for Airflow {SUPPORTED_AIRFLOW}; check with the Airflow the dags repository "
+        "runs (--airflow-python), after upgrading it"
+    )
+
 
 def _pod_findings(task: Task, line: int) -> Iterator[Finding]:
     """The pod against the rules ``offline create`` and ``render`` apply to a job
@@ -100,9 +127,15 @@ def check(
     """Every finding, sorted by file and line; ``show`` spells a path inside a message."""
     sources = sources or Sources()
     findings: list[Finding] = []
+    unsupported = airflow_problem(report.airflow_version)
+    if unsupported is not None:
+        findings.append(Finding(report.dag_folder, 0, 0, "error", "airflow-version", unsupported))
+    on_airflow_2 = (airflow_major(report.airflow_version) or (0, 0))[0] == 2
     for failure in report.import_errors:
         where = error_location(failure.traceback, failure.file, sources.text(failure.file))
         message = exception_line(failure.traceback)
+        if on_airflow_2 and message.endswith(_SDK_MISSING):
+            message += _FOR_AIRFLOW_2
         frame = innermost_frame(failure.traceback)
         if is_syntax_error(failure.traceback) and frame and Path(frame[0]) != Path(failure.file):
             message += f" (in {show(frame[0])}:{frame[1]}, which this file imports)"

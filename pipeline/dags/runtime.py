@@ -22,8 +22,9 @@ EXIT_NO_AIRFLOW = 4  # probe.py EXIT_NO_AIRFLOW
 _CHECKOUT = Path(__file__).resolve().parents[2]
 INSTALL_HINT = (
     "make an Airflow virtualenv: in a somlier checkout run .ci/airflow.sh (it makes "
-    f"{VENV}/); elsewhere: python3 -m venv {VENV} && {VENV}/bin/pip install "
-    "apache-airflow==3.3.2 apache-airflow-providers-cncf-kubernetes==10.25.0; "
+    f"{VENV}/, and .ci/airflow.sh 2 an Airflow 2 one); elsewhere: python3 -m venv {VENV} && "
+    f"{VENV}/bin/pip install apache-airflow==3.3.2 (or 2.11.2) "
+    "apache-airflow-providers-cncf-kubernetes==10.25.0; "
     "or pass --airflow-python (or set SOMLIER_AIRFLOW_PYTHON) to the python of an Airflow install"
 )
 

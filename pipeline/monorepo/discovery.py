@@ -19,6 +19,15 @@ def repo_root(start: Path) -> Path | None:
     return Path(result.stdout.strip()) if result.returncode == 0 else None
 
 
+def checkout_root(start: Path) -> Path | None:
+    """The nearest folder from ``start`` up that holds ``.somlier/platform.yaml`` or ``.git``,
+    found without starting git: ``config run`` uses it inside images, which have no git."""
+    for folder in (start, *start.parents):
+        if (folder / ".somlier" / "platform.yaml").is_file() or (folder / ".git").exists():
+            return folder
+    return None
+
+
 def platform_root(start: Path) -> Path | None:
     """The nearest folder from ``start`` up holding ``.somlier/platform.yaml``, not leaving the
     git work tree; found without starting git, so ``validate`` stays fast."""

@@ -17,9 +17,15 @@ from typing import Any
 from pipeline.errors import ConfigError, Diagnostic
 from pipeline.offline import contract
 from pipeline.offline.contract import OPERATOR, OPERATOR_MODULE
-from pipeline.offline.spec import DagSpec
+from pipeline.offline.spec import DAG_MODULES, DagSpec
 
-_IMPORTS = (("pendulum", None), ("airflow", "DAG"), (OPERATOR_MODULE, OPERATOR))
+# (module, name): ``import module`` or ``from module import name``. DAG's module (None here)
+# depends on the Airflow version (spec.DAG_MODULES); without a spec, either is accepted.
+_IMPORTS: tuple[tuple[str | None, str | None], ...] = (
+    ("pendulum", None),
+    (None, "DAG"),
+    (OPERATOR_MODULE, OPERATOR),
+)
 # Node types a DAG file may hold: no f-strings, operators, subscripts, lambdas or comprehensions.
 _ALLOWED = (
     ast.Module,
@@ -84,7 +90,7 @@ def check_dag(source: str, spec: DagSpec | None = None, *, path: str = "<dag>") 
         )
         raise DagCheckError(out.findings) from None
     _vocabulary(tree, out)
-    calls = _structure(tree, out)
+    calls = _structure(tree, out, spec)
     if calls is not None and not out.findings and spec is not None:
         _values(tree, *calls, spec, out)
     if out.findings:
@@ -124,7 +130,9 @@ def _vocabulary(tree: ast.Module, out: _Checker) -> None:
             out.add(node, f"unexpected attribute {node.attr!r}")
 
 
-def _structure(tree: ast.Module, out: _Checker) -> tuple[ast.Call, ast.Call] | None:
+def _structure(
+    tree: ast.Module, out: _Checker, spec: DagSpec | None
+) -> tuple[ast.Call, ast.Call] | None:
     """Check the statements; return the DAG call and the operator call when the shape is
     right."""
     body = tree.body
@@ -132,18 +140,26 @@ def _structure(tree: ast.Module, out: _Checker) -> tuple[ast.Call, ast.Call] | N
         out.add(body[4] if len(body) > 4 else None, f"expected 4 statements, found {len(body)}")
         return None
     for stmt, (module, name) in zip(body[:3], _IMPORTS, strict=True):
+        if module is not None:
+            modules = [module]
+        elif spec is not None:
+            modules = [spec.dag_module]
+        else:
+            modules = sorted(set(DAG_MODULES.values()))
         if name is None:
-            ok = isinstance(stmt, ast.Import) and _aliases(stmt) == [(module, None)]
+            ok = isinstance(stmt, ast.Import) and _aliases(stmt) in [[(m, None)] for m in modules]
         else:
             ok = (
                 isinstance(stmt, ast.ImportFrom)
-                and stmt.module == module
+                and stmt.module in modules
                 and stmt.level == 0
                 and _aliases(stmt) == [(name, None)]
             )
         if not ok:
-            expected = f"import {module}" if name is None else f"from {module} import {name}"
-            out.add(stmt, f"expected {expected!r}")
+            expected = " or ".join(
+                repr(f"import {m}" if name is None else f"from {m} import {name}") for m in modules
+            )
+            out.add(stmt, f"expected {expected}")
     block = body[3]
     if (
         isinstance(block, ast.With)

@@ -29,6 +29,7 @@ from pipeline.offline.values import (
 Template = Literal["default", "mlops"]
 TEMPLATES: tuple[str, ...] = get_args(Template)
 MODEL_ALIAS = "champion"
+DAG_MODULES = {3: "airflow.sdk", 2: "airflow"}  # Airflow major version -> the DAG's module
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +77,13 @@ class DagSpec:
     secrets: tuple[str, ...] = ()  # Kubernetes Secrets whose keys become the pod's environment
     mlflow: MLflowTarget | None = None  # set exactly when template is "mlops"
     source: Source = field(default_factory=Source)
+    airflow_version: int = 3  # the major version the file is for: platform airflow.version
+
+    @property
+    def dag_module(self) -> str:
+        """Where ``DAG`` is imported from: Airflow 3's authoring interface, ``airflow.sdk``
+        (``airflow.DAG`` is deprecated there), or ``airflow`` (2.x has no ``airflow.sdk``)."""
+        return DAG_MODULES[self.airflow_version]
 
     def __post_init__(self) -> None:
         check_dag_id(self.dag_id)
@@ -88,6 +96,12 @@ class DagSpec:
                     hint=f"use {normal!r}",
                 )
         check_timezone(self.timezone)
+        if self.airflow_version not in DAG_MODULES:
+            raise SpecError(
+                "airflow.version",
+                f"Airflow {self.airflow_version} is not supported",
+                hint="set airflow.version in .somlier/platform.yaml to 2 or 3",
+            )
         if self.template not in TEMPLATES:
             raise SpecError(
                 "template",
@@ -185,6 +199,7 @@ def from_job(
         secrets=job.secrets,
         mlflow=_mlflow(job.template, settings, model_name),
         source=source,
+        airflow_version=airflow.version,
     )
 
 

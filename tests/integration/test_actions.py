@@ -35,6 +35,8 @@ from tests.integration.actions_runner import (
     interpolate,
     parse_command_file,
 )
+from tests.integration.dag_runtime.airflow_venv import MAJORS, Airflow, AirflowUnavailable
+from tests.integration.dag_runtime.airflow_venv import airflow as airflow_install
 from tests.integration.models import RegisteredModel
 
 pytestmark = pytest.mark.integration
@@ -452,22 +454,24 @@ def test_comment_command_plans_a_deploy_for_a_writer_and_refuses_a_reader(
 # --- dags-check ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def airflow_python() -> str:
-    python = REPO_ROOT / ".venv-airflow" / "bin" / "python"
-    if not python.exists():
-        pytest.fail("no Airflow: run `bash .ci/airflow.sh` (make airflow) first")
-    return str(python)
+@pytest.fixture(params=MAJORS, ids=[f"airflow{m}" for m in MAJORS])
+def airflow(request: pytest.FixtureRequest) -> Airflow:
+    try:
+        return airflow_install(request.param)
+    except AirflowUnavailable as exc:
+        pytest.fail(f"no Airflow {request.param}: {exc}", pytrace=False)
 
 
 def test_dags_check_passes_good_dags_and_reports_a_broken_one(
-    make_repo: MakeRepo, tmp_path: Path, airflow_python: str
+    make_repo: MakeRepo, tmp_path: Path, airflow: Airflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    airflow_python = str(airflow.python)
     dags = make_repo("mlops-dags")
     shutil.copytree(REPO_ROOT / "dag_templates" / "operators", dags.path / "operators")
     run = runner(dags, tmp_path, "pull_request", {})
     from pipeline.cli.main import main
 
+    monkeypatch.setenv("SOMLIER__AIRFLOW__VERSION", str(airflow.major))  # the DAG for it
     code = main(
         [
             "offline",

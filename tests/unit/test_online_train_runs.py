@@ -115,3 +115,26 @@ def test_local_runs_use_the_monorepo_store_unless_told_otherwise(
         "MLFLOW_TRACKING_USERNAME": "u",
         "MLFLOW_TRACKING_PASSWORD": "pw",
     }
+
+
+def test_config_run_finds_the_store_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image runs `somlier config run` in /app: no git there, and no checkout. The store is
+    found from the folders alone (unit tests refuse subprocesses, so git would fail here)."""
+    from pipeline.cli.tracking_edge import local_run_environment
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    alone = tmp_path / "app"
+    alone.mkdir()
+    env = local_run_environment(alone, "nuj-project")
+    assert "MLFLOW_TRACKING_URI" not in env  # nothing to point at: MLflow's own default
+
+    mono = tmp_path / "mono"
+    (mono / ".git").mkdir(parents=True)
+    project = mono / "projects" / "nuj-project"
+    project.mkdir(parents=True)
+    env = local_run_environment(project, "nuj-project")
+    assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{mono.resolve()}/.somlier/mlflow.db"
+    assert (mono / ".somlier").is_dir()

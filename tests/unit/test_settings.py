@@ -97,6 +97,7 @@ def test_the_file_is_read(root: Path) -> None:
             600,
         ),
         ("SOMLIER__AIRFLOW__TAGS", "[a, b]", ("airflow", "tags"), ("a", "b")),
+        ("SOMLIER__AIRFLOW__VERSION", "2", ("airflow", "version"), 2),
     ],
 )
 def test_environment_overrides(
@@ -148,6 +149,7 @@ def test_lower_case_variables_are_not_overrides() -> None:
         ("SOMLIER__GITHUB__DAGS_REPO", "no-slash", "write owner/name"),
         ("SOMLIER__REGISTRY", "x", "registry: expected a mapping"),
         ("SOMLIER__MONOREPO__GLOBAL_PATHS", "docker/**", "expected a list"),
+        ("SOMLIER__AIRFLOW__VERSION", "1", "airflow.version: 1 is not one of '2', '3'"),
     ],
 )
 def test_an_error_names_the_variable(root: Path, variable: str, raw: str, words: str) -> None:

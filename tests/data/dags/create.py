@@ -3,7 +3,7 @@
 # source: somlier offline create
 
 import pendulum
-from airflow import DAG
+from airflow.sdk import DAG
 from operators.mlops_offline_operator import MLOpsOfflineOperator
 
 with DAG(

@@ -5,7 +5,7 @@
 # commit: '0123456789abcdef0123456789abcdef01234567'
 
 import pendulum
-from airflow import DAG
+from airflow.sdk import DAG
 from operators.mlops_offline_operator import MLOpsOfflineOperator
 
 with DAG(

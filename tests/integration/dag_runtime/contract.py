@@ -31,15 +31,16 @@ TASK_DEFAULTS: dict[str, Any] = {
 }
 
 
-def render_contract(dag_id: str, **task: Any) -> str:
-    """A DAG file in the contract's shape; every value a Python literal (``repr``)."""
+def render_contract(dag_id: str, *, dag_module: str = "airflow.sdk", **task: Any) -> str:
+    """A DAG file in the contract's shape; every value a Python literal (``repr``).
+    ``dag_module``: where DAG comes from (``airflow.sdk`` for Airflow 3, ``airflow`` for 2)."""
     unknown = set(task) - set(TASK_DEFAULTS)
     assert not unknown, f"not in the contract: {unknown}"
     args = {**TASK_DEFAULTS, **task}
     lines = "".join(f"        {k}={v!r},\n" for k, v in args.items())
     return (
         "import pendulum\n"
-        "from airflow import DAG\n"
+        f"from {dag_module} import DAG\n"
         "from operators.mlops_offline_operator import MLOpsOfflineOperator\n"
         "\n"
         "with DAG(\n"

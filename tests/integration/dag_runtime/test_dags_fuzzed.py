@@ -1,6 +1,7 @@
 """Fuzzed DAG files in a real Airflow: whatever text a user puts in a job, the rendered file is
 Python that Airflow imports; the operator may refuse a value (an import error naming it), but no
-value ever breaks the file's syntax, names something undefined, or runs."""
+value ever breaks the file's syntax, names something undefined, or runs. Each file is rendered
+for the Airflow under test (platform ``airflow.version``), on Airflow 3 and on Airflow 2."""
 
 from __future__ import annotations
 
@@ -16,8 +17,19 @@ from hypothesis import strategies as st
 from pipeline.offline.dag import render_dag
 from pipeline.offline.spec import DagSpec, MLflowTarget
 from tests.helpers.dag_specs import dag_specs
+from tests.integration.dag_runtime.airflow_venv import Airflow
 
 BROKEN = ("SyntaxError", "IndentationError", "NameError", "TabError", "SystemError")
+
+
+def _files(specs: list[DagSpec], airflow: Airflow) -> dict[str, str]:
+    """The DAG files of ``specs``, rendered for ``airflow``'s major version."""
+    return {
+        f"dags/fuzz/{s.dag_id}.py": render_dag(
+            dataclasses.replace(s, airflow_version=airflow.major)
+        )
+        for s in specs
+    }
 
 
 @settings(
@@ -31,10 +43,11 @@ def test_fuzzed_dags_import_in_airflow(
     specs: list[DagSpec],
     dags_repo: Callable[..., Path],
     check: Callable[..., tuple[int, str, str]],
+    airflow: Airflow,
 ) -> None:
     # One folder per example: hypothesis runs every example inside one tmp_path.
     repo = dags_repo(
-        {f"dags/fuzz/{s.dag_id}.py": render_dag(s) for s in specs},
+        _files(specs, airflow),
         name=f"fuzzed-dags-{uuid.uuid4().hex[:8]}",
     )
     _code, out, err = check(repo, "--json")
@@ -91,9 +104,10 @@ def test_fuzzed_free_text_dags_all_import(
     specs: list[DagSpec],
     dags_repo: Callable[..., Path],
     check: Callable[..., tuple[int, str, str]],
+    airflow: Airflow,
 ) -> None:
     repo = dags_repo(
-        {f"dags/fuzz/{s.dag_id}.py": render_dag(s) for s in specs},
+        _files(specs, airflow),
         name=f"fuzzed-text-{uuid.uuid4().hex[:8]}",
     )
     _code, out, err = check(repo, "--json")

@@ -25,6 +25,7 @@ import pytest
 from pipeline.cli.main import main
 from tests.helpers.git import GIT_ENV
 from tests.integration import wheelhouse
+from tests.integration.dag_runtime.airflow_venv import Airflow
 from tests.integration.podrun import Container, PodRunError, docker_run_argv, run_container
 from tests.integration.services import docker
 
@@ -104,20 +105,26 @@ def image(monorepo: Path, wheels: str, docker_host: str, base_image: str) -> Ite
 
 
 @pytest.fixture(scope="module")
-def dags(monorepo: Path, image: str) -> Path:
+def dags(monorepo: Path, image: str, airflow: Airflow) -> Iterator[Path]:
     """The dags repository: the operators of `dags init`, the DAGs of `offline create` (the
-    tutorial's arguments, plain and GPU) and of `offline render` (the project's jobs)."""
-    repo = monorepo.parent / "mlops-dags"
+    tutorial's arguments, plain and GPU) and of `offline render` (the project's jobs), rendered
+    for the Airflow under test (its major version as the platform's airflow.version)."""
+    repo = monorepo.parent / f"mlops-dags-airflow{airflow.major}"
     out = repo / "dags"
-    assert main(["dags", "init", str(repo)]) == 0
-    create = ["offline", "create", "-C", str(monorepo), image, "0 9 * * *", "run main"]
-    assert main([*create, "nuj_tutorial", "--output-dir", str(out / PROJECT)]) == 0
-    gpu = ["--gpu_type=nvidia-tesla-p100", "--num_of_gpus=2"]
-    assert main([*create, "nuj_tutorial_gpu", *gpu, "--output-dir", str(out / PROJECT)]) == 0
-    tag = image.rsplit(":", 1)[1]
-    render = ["offline", "render", "-C", str(monorepo), "--tag", tag, "--output-dir", str(out)]
-    assert main(render) == 0
-    return repo
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SOMLIER__AIRFLOW__VERSION", str(airflow.major))
+        assert main(["dags", "init", str(repo)]) == 0
+        create = ["offline", "create", "-C", str(monorepo), image, "0 9 * * *", "run main"]
+        assert main([*create, "nuj_tutorial", "--output-dir", str(out / PROJECT)]) == 0
+        gpu = ["--gpu_type=nvidia-tesla-p100", "--num_of_gpus=2"]
+        assert main([*create, "nuj_tutorial_gpu", *gpu, "--output-dir", str(out / PROJECT)]) == 0
+        tag = image.rsplit(":", 1)[1]
+        render = ["offline", "render", "-C", str(monorepo), "--tag", tag, "--output-dir", str(out)]
+        assert main(render) == 0
+    dag_import = {3: "from airflow.sdk import DAG", 2: "from airflow import DAG"}[airflow.major]
+    for path in out.rglob("*.py"):
+        assert dag_import in path.read_text(encoding="utf-8").splitlines(), path
+    yield repo
 
 
 def _pods(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

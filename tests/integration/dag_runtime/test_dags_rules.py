@@ -3,6 +3,7 @@ lines. No Airflow here (these run in somlier's own environment, in milliseconds)
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from pathlib import Path
 
@@ -227,3 +228,55 @@ def test_finding_format() -> None:
 def test_a_report_in_another_format_is_refused() -> None:
     with pytest.raises(ValueError, match="format"):
         facts.from_json({"format": 99})
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("3.3.2", True),
+        ("3.0.0", True),
+        ("2.11.2", True),
+        ("2.11.0rc1", True),
+        ("2.10.5", False),
+        ("2.7.3", False),
+        ("1.10.15", False),
+        ("4.0.0", False),
+        (None, True),  # unknown: nothing to judge
+    ],
+)
+def test_which_airflow_versions_are_supported(version: str | None, supported: bool) -> None:
+    report = dataclasses.replace(_report(), airflow_version=version)
+    found = [(f.path, f.code, f.message) for f in rules.check(report, Sources())]
+    if supported:
+        assert found == []
+    else:
+        assert found == [
+            (
+                "/repo/dags",
+                "airflow-version",
+                f"Airflow {version} is not supported: somlier's DAG files and operator are made "
+                "and tested for Airflow 2.11 or 3; check with the Airflow the dags repository "
+                "runs (--airflow-python), after upgrading it",
+            )
+        ]
+
+
+def test_a_dag_for_airflow_3_on_airflow_2_says_which_setting_to_change() -> None:
+    failure = facts.ImportFailure(
+        "/repo/dags/x.py",
+        "import",
+        'Traceback (most recent call last):\n  File "/repo/dags/x.py", line 8, in <module>\n'
+        "ModuleNotFoundError: No module named 'airflow.sdk'\n",
+    )
+    report = dataclasses.replace(_report(), dags=(), import_errors=(failure,))
+    on_2 = rules.check(dataclasses.replace(report, airflow_version="2.11.2"), Sources())
+    assert [(f.line, f.message) for f in on_2] == [
+        (
+            8,
+            "ModuleNotFoundError: No module named 'airflow.sdk' (this file is for Airflow 3: set "
+            "airflow.version: 2 in the monorepo's .somlier/platform.yaml and render the DAGs "
+            "again)",
+        )
+    ]
+    on_3 = rules.check(dataclasses.replace(report, airflow_version="3.3.2"), Sources())
+    assert [f.message for f in on_3] == ["ModuleNotFoundError: No module named 'airflow.sdk'"]

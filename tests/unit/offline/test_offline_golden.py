@@ -7,6 +7,7 @@ diff)."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 import pytest
 
 from pipeline.cli.main import main
-from pipeline.config.model import OfflineJob
+from pipeline.config.model import OfflineJob, ProjectConfig
 from pipeline.config.settings import PlatformSettings, Registry
 from pipeline.offline import spec
-from pipeline.offline.dag import check_dag, render_dag
+from pipeline.offline.dag import DagCheckError, check_dag, render_dag
 from pipeline.offline.spec import DagSpec
+from pipeline.offline.values import SpecError
 
 GOLDEN = Path(__file__).resolve().parents[2] / "data" / "dags"
 GOLDENS = {0: "default.py", 1: "default_gpu.py", 2: "mlops.py", 3: "mlops_gpu.py"}
@@ -143,6 +145,34 @@ def test_cli_create_matches_the_tutorial_golden(
     _, op = _calls(rendered)
     assert op["project_name"] == "ml-my-example-project"
     assert op["ml_project_docker_image"] == TUTORIAL[0]
+
+
+def test_airflow_2_dags_import_dag_from_airflow(specs: list[DagSpec]) -> None:
+    """platform airflow.version 2: the same file but for the import Airflow 2 has (no
+    airflow.sdk there); the check wants the import of the spec's version."""
+    made = dataclasses.replace(specs[1], airflow_version=2)
+    rendered = render_dag(made)
+    assert rendered == _golden("default_gpu_airflow2.py", rendered)
+    assert rendered == render_dag(specs[1]).replace(
+        "from airflow.sdk import DAG\n", "from airflow import DAG\n"
+    )
+    check_dag(rendered, made)
+    check_dag(rendered)  # without a spec: either import
+    with pytest.raises(DagCheckError, match=r"expected 'from airflow\.sdk import DAG'"):
+        check_dag(rendered, specs[1])
+
+
+def test_the_platform_setting_chooses_the_airflow_version(
+    loaded: tuple[ProjectConfig, PlatformSettings],
+) -> None:
+    config, settings = loaded
+    two = dataclasses.replace(settings, airflow=dataclasses.replace(settings.airflow, version=2))
+    image = "reg/ml/churn-model:sha-abc1234"
+    assert spec.from_project(config, 0, settings, image=image).airflow_version == 3
+    assert spec.from_project(config, 0, two, image=image).airflow_version == 2
+    four = dataclasses.replace(settings, airflow=dataclasses.replace(settings.airflow, version=4))
+    with pytest.raises(SpecError, match="Airflow 4 is not supported"):
+        spec.from_project(config, 0, four, image=image)
 
 
 def _dag_ids() -> list[str]:
