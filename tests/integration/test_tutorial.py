@@ -1,0 +1,522 @@
+"""docs/tutorial.md, run: the commands are read from the document (tests/tutorial_doc.py) and run
+in order, in one shell state (folder and environment carry over, as in a terminal), in a fresh
+monorepo from ``somlier new-monorepo`` whose origin is a bare repository in tmp. A command shown
+with its output (a ``text`` block) must print that output, up to the normalisation below.
+
+What the reader's world has and this machine has not is mapped here, in one visible table
+(:data:`MAPPED`): the document's text on the left is replaced by the test's on the right before
+the command runs, and back in what it prints before the comparison. The platform team's settings
+(registry, builder, GitHub, Airflow) are environment variables (:func:`platform_environment`),
+as the platform's CI and notebook servers set them.
+
+Between the document's steps the test checks what a user cannot see from the shell: the run in
+MLflow, the image in the registry, each DAG task's pod run as a container on the engine from the
+image the pipeline built, the served model's answer, the Deployment's container answering its
+readiness probe and a prediction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests import tutorial_doc
+from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
+from tests.fakes.github import FakeGitHub
+from tests.integration.conftest import GIT_ENV, GitRepo, MakeRepo
+from tests.integration.services import docker, manifest_digest
+from tests.integration.test_online_train import mlflow_server  # noqa: F401
+from tests.integration.test_scaffold import somlier_wheel, wheelhouse  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DEPLOY_REPO = "acme/mlops-deploy"
+TOKEN = "ghp_tutorialTOKEN0123456789abcdef"
+
+# The document's text → the test's. Each entry is one thing of the reader's world this machine
+# has not; {name}s are filled from :class:`World`.
+MAPPED: dict[str, str] = {
+    # GitHub's monorepo → a bare repository in tmp (its origin)
+    "git@github.com:acme/ml-projects.git": "file://{origin}",
+    # the team's MLflow tracking server → `mlflow server` on 127.0.0.1 (SQLite backend)
+    "https://mlflow.example.com": "{mlflow}",
+    # Artifact Registry → the test registry (plain HTTP on 127.0.0.1)
+    "asia-northeast3-docker.pkg.dev": "{registry}",
+    # the notebook server's home folder → a folder in tmp
+    "/home/jovyan": "{home}",
+    # examples of what earlier steps print → what they printed here
+    "2f087c4eaec04b258e86e6fbed7d350b": "{run_id}",
+    "sha-1a2b3c4": "sha-{sha}",
+}
+# `make install` installs this checkout's wheel (there is no index with somlier here); pip has no
+# index but the test's wheel folder, and the packages somlier needs are the notebook server's.
+MAKE_INSTALL = "make install SOMLIER_REQUIREMENT={wheel}"
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?")
+_RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
+
+
+@dataclass
+class World:
+    """The test's side of :data:`MAPPED`, filled as the steps run."""
+
+    origin: Path
+    mlflow: str
+    registry: str
+    home: Path
+    wheel: Path
+    run_id: str = "(no run yet)"
+    sha: str = "(no build yet)"
+
+    def values(self) -> dict[str, str]:
+        return {k: str(v) for k, v in vars(self).items()}
+
+    def to_test(self, text: str) -> str:
+        values = self.values()
+        for ours, theirs in MAPPED.items():
+            text = text.replace(ours, theirs.format(**values))
+        return text
+
+    def to_doc(self, text: str) -> str:
+        values = self.values()
+        for ours, theirs in sorted(MAPPED.items(), key=lambda kv: -len(kv[1].format(**values))):
+            text = text.replace(theirs.format(**values), ours)
+        return _TIMESTAMP.sub("<timestamp>", text)
+
+
+@dataclass
+class Shell:
+    """One terminal: each command runs in bash in the folder and with the environment the
+    previous command left (``cd``, ``export``, ``source`` carry over)."""
+
+    cwd: Path
+    env: dict[str, str]
+    transcript: list[str] = field(default_factory=list)
+
+    def run(self, command: str, stdin: str = "", timeout: float = 900) -> tuple[int, str]:
+        marker = Path(self.env["HOME"]) / ".tutorial-state"
+        script = f'{command}\n__rc=$?\npwd > "{marker}.cwd"; env -0 > "{marker}.env"; exit $__rc\n'
+        done = subprocess.run(
+            ["bash", "-c", script],
+            cwd=self.cwd,
+            env=self.env,
+            input=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        self.transcript.append(f"$ {command}\n{done.stdout}[exit {done.returncode}]")
+        cwd_file, env_file = Path(f"{marker}.cwd"), Path(f"{marker}.env")
+        if cwd_file.is_file():
+            self.cwd = Path(cwd_file.read_text().strip())
+            pairs = (item.split("=", 1) for item in env_file.read_text().split("\0") if "=" in item)
+            self.env = {k: v for k, v in pairs if k not in ("_", "SHLVL", "OLDPWD")}
+            cwd_file.unlink()
+            env_file.unlink()
+        return done.returncode, done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- the platform's side --------------------------------------------------------------------
+
+
+def site_packages() -> str:
+    """The notebook server's packages (mlflow, scikit-learn, bentoml, somlier's own): here the
+    test's virtualenv, seen by the project's `--system-site-packages` environment."""
+    import sysconfig
+
+    return sysconfig.get_paths()["purelib"]
+
+
+def notebook_server_python(where: Path) -> Path:
+    """The notebook server's ``python3`` (what ``make install`` installs into): a virtualenv of
+    its own, so nothing is installed into the test's; it sees the test's packages through
+    ``PYTHONPATH`` (:func:`platform_environment`), pip included."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    return where / "bin"
+
+
+@dataclass
+class PushMirror:
+    """GitHub sees what is pushed to the deploy repository: the bare origin's ``post-receive``
+    hook posts each pushed branch here, and the fake GitHub records the commit."""
+
+    fake: FakeGitHub
+    repo: str
+    url: str = ""
+
+    def __enter__(self) -> PushMirror:
+        fake, repo = self.fake, self.repo
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.mirror_commit(repo, body["sha"], body["branch"])
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/push"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+
+    def install(self, bare: GitRepo) -> None:
+        hook = bare.path / "hooks" / "post-receive"
+        hook.write_text(
+            f"#!{sys.executable}\n"
+            + textwrap.dedent(f"""\
+            import json, sys, urllib.request
+            for line in sys.stdin:
+                old, new, ref = line.split()
+                if ref.startswith("refs/heads/") and set(new) != {{"0"}}:
+                    body = json.dumps({{"sha": new, "branch": ref[len("refs/heads/"):]}})
+                    urllib.request.urlopen(urllib.request.Request(
+                        {self.url!r}, data=body.encode(), method="POST"))
+            """)
+        )
+        hook.chmod(0o755)
+
+
+def platform_environment(
+    *,
+    home: Path,
+    docker_host: str,
+    registry: str,
+    base_image: str,
+    find_links: str,
+    server_bin: Path,
+    github: FakeGitHub,
+    deploy_origin: Path,
+) -> dict[str, str]:
+    """What the platform team set up on the notebook server and in CI: the registry, the
+    builder and its package index, the GitHub token and the deploy repository, Airflow."""
+    keep = ("PATH", "LANG", "TMPDIR", "TZ", "SOMLIER_CACHE")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(GIT_ENV)
+    env.update(
+        {
+            "HOME": str(home),
+            "PATH": os.pathsep.join([str(server_bin), str(BIN), os.environ["PATH"]]),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), site_packages()]),
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": find_links + "/",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "DOCKER_HOST": docker_host,
+            "SOMLIER__REGISTRY__URL": f"{registry}/acme-ml/ml",
+            "SOMLIER__REGISTRY__INSECURE": "true",
+            "SOMLIER__BUILDER__BASE_IMAGE": base_image,
+            "SOMLIER__GITHUB__DEPLOY_REPO": DEPLOY_REPO,
+            "SOMLIER_DEPLOY_CLONE_URL": f"file://{deploy_origin}",
+            "GITHUB_TOKEN": TOKEN,
+            "GITHUB_API_URL": github.url,
+            "SOMLIER_GITHUB_PACE": "0",
+            "SOMLIER_AIRFLOW_PYTHON": str(ROOT / ".venv-airflow" / "bin" / "python"),
+            "BENTOML_DO_NOT_TRACK": "True",
+        }
+    )
+    return env
+
+
+# --- checks between the steps ---------------------------------------------------------------
+
+POD_DUMP = r"""
+import json, sys
+sys.path[:0] = sys.argv[2:]
+from airflow.models.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+assert not bag.import_errors, bag.import_errors
+pods = []
+for dag_id in sorted(bag.dags):
+    for task in bag.dags[dag_id].tasks:
+        pod = task.build_pod_request_obj(dry_run=True)
+        pods.append({"dag_id": dag_id, "task_id": task.task_id, "pod": pod.to_dict()})
+print(json.dumps(pods, default=str))
+"""
+
+
+def pod_specs(checked: Path, home: Path) -> list[dict[str, Any]]:
+    """The pod each DAG task would create, built in the real Airflow by the call `somlier dags
+    check` makes (``build_pod_request_obj``) on the folders it uses; in full (env values too)."""
+    from pipeline.dags.check import layout
+    from pipeline.dags.runtime import airflow_env
+
+    where = layout(checked)
+    airflow_home = home / ".airflow-pods"
+    airflow_home.mkdir(exist_ok=True)
+    argv = [str(ROOT / ".venv-airflow/bin/python"), "-c", POD_DUMP, str(where.dag_folder)]
+    done = subprocess.run(
+        [*argv, *map(str, where.import_roots)],
+        env=airflow_env(airflow_home, where.dag_folder, os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def run_pod(pod: dict[str, Any], docker_host: str) -> subprocess.CompletedProcess[str]:
+    """The pod's first container on the engine as the kubelet would start it: its image,
+    command (the image's entrypoint when none), args, env and working folder."""
+    [container] = pod["spec"]["containers"]
+    argv = ["run", "--rm", "--network", "none"]
+    for item in container.get("env") or []:
+        if item.get("value") is not None:
+            argv += ["--env", f"{item['name']}={item['value']}"]
+    if container.get("working_dir"):
+        argv += ["--workdir", container["working_dir"]]
+    command = container.get("command") or []
+    if command:
+        argv += ["--entrypoint", command[0]]
+    argv += [container["image"], *command[1:], *(container.get("args") or [])]
+    return docker(*argv, docker_host=docker_host, check=False, timeout=600)
+
+
+def wait_ready(url: str, container: str, docker_host: str) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            logs = docker("logs", container, docker_host=docker_host, check=False)
+            pytest.fail(f"{url} never answered 200:\n{logs.stdout}{logs.stderr}")
+        time.sleep(1)
+
+
+def run_deployment(deployment: dict[str, Any], docker_host: str) -> dict[str, Any]:
+    """The Deployment's container on the engine (image, command, args, env, user), answering
+    its readiness probe; then one prediction of the model's input example."""
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    port = _free_port()
+    argv = ["run", "-d", "--rm", "--network", "host"]
+    for item in container.get("env") or []:
+        if "value" in item:
+            argv += ["--env", f"{item['name']}={item['value']}"]
+    container_port = container["ports"][0]["containerPort"]
+    command = [*container.get("command", []), *container.get("args", [])]
+    command = [str(port) if c == str(container_port) else c for c in command]
+    if container.get("command"):
+        argv += ["--entrypoint", command.pop(0)]
+    started = docker(*argv, container["image"], *command, docker_host=docker_host).stdout.strip()
+    try:
+        probe = container["readinessProbe"]["httpGet"]
+        wait_ready(f"http://127.0.0.1:{port}{probe['path']}", started, docker_host)
+        return {"port": port, "container": started}
+    except BaseException:
+        docker("rm", "-f", started, docker_host=docker_host, check=False)
+        raise
+
+
+# --- the test -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def github(fake_github: FakeGitHub) -> FakeGitHub:
+    fake_github.add_repo(DEPLOY_REPO)
+    return fake_github
+
+
+@pytest.fixture
+def monorepo_origin(make_repo: MakeRepo, tmp_path: Path) -> GitRepo:
+    """What the platform team did once: ``somlier new-monorepo ml-projects``, pushed to the
+    (here: bare, local) origin."""
+    bare = make_repo("ml-projects.git", bare=True)
+    made = subprocess.run(
+        [str(BIN / "somlier"), "new-monorepo", "ml-projects"],
+        cwd=tmp_path,
+        env={**os.environ, **GIT_ENV, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    seed = GitRepo(tmp_path / "ml-projects")
+    seed.commit("the monorepo")
+    seed.git("push", "-q", f"file://{bare.path}", "main")
+    return bare
+
+
+@pytest.fixture
+def deploy_origin(make_repo: MakeRepo) -> GitRepo:
+    bare = make_repo("mlops-deploy.git", bare=True)
+    seed = make_repo("deploy-seed")
+    seed.commit("initial", {"README.md": "# mlops-deploy\n"})
+    seed.git("push", "-q", f"file://{bare.path}", "main")
+    return bare
+
+
+def test_the_tutorial_runs_as_written(
+    tmp_path: Path,
+    monorepo_origin: GitRepo,
+    deploy_origin: GitRepo,
+    github: FakeGitHub,
+    mlflow_server: str,  # noqa: F811
+    docker_host: str,
+    registry: str,
+    base_image: str,
+    wheelhouse: str,  # noqa: F811
+    somlier_wheel: Path,  # noqa: F811
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    world = World(monorepo_origin.path, mlflow_server, registry, home, somlier_wheel)
+    shell = Shell(
+        home,
+        platform_environment(
+            home=home,
+            docker_host=docker_host,
+            registry=registry,
+            base_image=base_image,
+            find_links=wheelhouse,
+            server_bin=notebook_server_python(tmp_path / "notebook-server"),
+            github=github,
+            deploy_origin=deploy_origin.path,
+        ),
+    )
+    failures: list[str] = []  # a step failed: the run stops
+    differences: list[str] = []  # a step printed other than the document shows
+
+    # A command that fails stops the run (what follows depends on it); a command whose output
+    # differs from the document's is reported and the run goes on, so one run shows every step.
+    with PushMirror(github, DEPLOY_REPO) as mirror:
+        mirror.install(deploy_origin)
+        for step in tutorial_doc.read():
+            command = world.to_test(step.text)
+            if step.canonical == "make install":
+                command = MAKE_INSTALL.format(wheel=somlier_wheel)
+            code, printed = shell.run(command, stdin="".join(a + "\n" for a in step.answers))
+            where = f"docs/tutorial.md:{step.line}: {step.text}"
+            if code != 0:
+                failures.append(f"{where}\nexit {code}:\n{printed}")
+                break
+            if step.output is not None:
+                shown, expected = world.to_doc(step.shown(printed)), "\n".join(step.output)
+                if _lines(shown) != _lines(world.to_doc(expected)):
+                    differences.append(
+                        f"{where}\n--- the document shows\n{expected}\n"
+                        f"--- the command printed\n{shown}"
+                    )
+            stop = len(failures)
+            after(step, printed, world, shell, docker_host, registry, deploy_origin, failures)
+            if len(failures) > stop:
+                failures[stop] = f"{where}\n{failures[stop]}"
+                break
+    assert not failures and not differences, "\n\n".join(
+        [*differences, *failures, "--- transcript", *shell.transcript]
+    )
+
+
+def _lines(text: str) -> list[str]:
+    """What a reader sees: no trailing spaces, no trailing blank lines."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def after(
+    step: tutorial_doc.Command,
+    printed: str,
+    world: World,
+    shell: Shell,
+    docker_host: str,
+    registry: str,
+    deploy_origin: GitRepo,
+    failures: list[str],
+) -> None:
+    """What the test checks once ``step`` ran, where the shell shows nothing of it."""
+    words = step.canonical.split()
+    if words[:3] == ["somlier", "online", "train"]:
+        ids = _RUN_ID.findall(printed)
+        if not ids:
+            failures.append(f"online train printed no run id:\n{printed}")
+            return
+        world.run_id = ids[0]
+        import mlflow
+
+        run = mlflow.MlflowClient(tracking_uri=world.mlflow).get_run(world.run_id)
+        assert run.info.status == "FINISHED"
+        assert "accuracy" in run.data.metrics
+    elif words[:3] == ["somlier", "pipeline", "build"]:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=7", "HEAD"], cwd=shell.cwd, capture_output=True,
+            text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        world.sha = sha
+        manifest_digest(registry, "acme-ml/ml/ml-nuj-project", f"sha-{sha}")
+    elif words[:3] == ["somlier", "dags", "check"]:
+        if "0 errors, 0 warnings" not in printed:
+            failures.append(f"somlier dags check found something:\n{printed}")
+        checked = Path(re.sub(r"^~(?=/|$)", str(world.home), words[3]))  # as bash expands it
+        pods = pod_specs(shell.cwd / checked, world.home)
+        assert len(pods) == 2, pods  # the plain and the GPU job
+        for task in pods:
+            done = run_pod(task["pod"], docker_host)
+            if done.returncode != 0:
+                failures.append(
+                    f"the pod of {task['dag_id']}.{task['task_id']} exited {done.returncode}:\n"
+                    f"{done.stdout}{done.stderr}"
+                )
+    elif words[:3] == ["somlier", "online", "deploy"] and "--once" in words:
+        assert '"predictions"' in printed
+    elif words[:3] == ["somlier", "online", "deploy"] and "--use_k8s" in words:
+        check_deployment(deploy_origin, docker_host, failures)
+
+
+def check_deployment(deploy_origin: GitRepo, docker_host: str, failures: list[str]) -> None:
+    branch = "somlier/deploy/nuj-project-dev"
+    names = deploy_origin.git("ls-tree", "-r", "--name-only", branch, "--", "dev/nuj-project")
+    documents = {}
+    for name in names.split():
+        [doc] = list(yaml.safe_load_all(deploy_origin.git("show", f"{branch}:{name}")))
+        documents[doc["kind"]] = doc
+    served = run_deployment(documents["Deployment"], docker_host)
+    try:
+        body = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]]}).encode()
+        ask = urllib.request.Request(
+            f"http://127.0.0.1:{served['port']}/predict",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(ask, timeout=60) as answer:
+            reply = json.loads(answer.read())
+        if "predictions" not in reply:
+            failures.append(f"the Deployment's container answered {reply}")
+    finally:
+        docker("rm", "-f", served["container"], docker_host=docker_host, check=False)
