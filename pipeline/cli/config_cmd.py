@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from pipeline.cli.lazy import Group
 from pipeline.cli.options import json_option
 from pipeline.config.model import ProjectConfig
 from pipeline.config.project import load_project
@@ -53,7 +54,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@click.group()
+@click.group(cls=Group)
 def config() -> None:
     """Show a project's settings or run one of its entrypoints."""
 

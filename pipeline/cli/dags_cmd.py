@@ -8,11 +8,12 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli.lazy import Group
 from pipeline.cli.options import json_option
 from pipeline.errors import EXIT_OK, EXIT_USER_ERROR
 
 
-@click.group()
+@click.group(cls=Group)
 def dags() -> None:
     """Check the DAG files of an mlops-dags repository with a real Airflow, or set one up."""
 

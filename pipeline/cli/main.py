@@ -31,6 +31,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
         "new-monorepo": "pipeline.cli.scaffold_cmd:new_monorepo",
         "notebook-profiles": "pipeline.cli.scaffold_cmd:notebook_profiles",
         "notebook": "pipeline.cli.notebook_cmd:notebook",
+        "schema": "pipeline.cli.schema_cmd:schema",
     },
 )
 @click.version_option(__version__, "-V", "--version", prog_name="somlier")

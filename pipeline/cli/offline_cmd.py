@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.cli.lazy import Group
 from pipeline.cli.options import gpu_options, json_option, repo_option
 from pipeline.errors import EXIT_OK, ConfigError, Diagnostic, UserError
 from pipeline.offline.spec import TEMPLATES
@@ -36,7 +37,7 @@ JSON = json_option
 REPO = repo_option
 
 
-@click.group()
+@click.group(cls=Group)
 def offline() -> None:
     """Airflow DAGs for the batch jobs of ML projects."""
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import json_option, output_option, repo_option_with
+from pipeline.cli.progress import progress_for
+from pipeline.errors import UserError
 
 DRY_RUN = click.option(
     "--dry-run", is_flag=True, help="Show what would be written or run; change nothing."
@@ -75,9 +77,15 @@ def new_project(
         value = given[key]
         if value is None and no_input:
             value = default
+        if value is not None and key == "project_name":
+            taken = scaffold.folder_taken(output_dir, value.strip())
+            if taken is not None:  # before asking anything else
+                raise UserError(taken, hint="choose another project name, or remove the folder")
         while value is None:  # ask until the answer is valid, as the original tool did
             value = click.prompt(f"{key} ({explanation})", default=default, err=as_json).strip()
             problem = scaffold.problem(key, value)
+            if problem is None and key == "project_name":
+                problem = scaffold.folder_taken(output_dir, value)
             if problem is not None:
                 click.echo(f"error: {problem}", err=True)
                 value = None
@@ -161,7 +169,7 @@ def init(
         for step in plan.steps:
             log(f"would run ({step.cwd}): {' '.join(step.argv)}")
     else:
-        scaffold.run(plan, log)
+        scaffold.run(plan, progress_for(as_json))
     if as_json:
         _echo_json(
             {

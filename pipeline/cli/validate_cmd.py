@@ -33,6 +33,19 @@ def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, frozenset[str]
     return FileReport(shown), frozenset(loaded.gpu_types) or None
 
 
+def _note_stale_schemas(start: Path) -> None:
+    """Say (on stderr, whatever the format) when the monorepo's editor schemas are not the
+    installed somlier's."""
+    root = discovery.platform_root(start)
+    if root is None:
+        return
+    from pipeline.scaffold.editor import stale_copy
+
+    note = stale_copy(root)
+    if note is not None:
+        click.echo(note, err=True)
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @json_option
@@ -59,7 +72,8 @@ def validate(paths: tuple[Path, ...], as_json: bool, fmt: str, jobs: int | None)
         where = ", ".join(map(str, paths)) or str(cwd)
         raise UserError(f"no somlier.yaml found in {where}", hint="pass a file or a project folder")
     first = paths[0].resolve() if paths else cwd
-    platform_report, gpu_types = _platform(first if first.is_dir() else first.parent, cwd)
+    start = first if first.is_dir() else first.parent
+    platform_report, gpu_types = _platform(start, cwd)
     result = validate_files(files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types)
     if platform_report is not None:
         result = Result((platform_report, *result.reports))
@@ -70,4 +84,5 @@ def validate(paths: tuple[Path, ...], as_json: bool, fmt: str, jobs: int | None)
             for diag in report.diagnostics:
                 click.echo(output.github_annotation(diag) if fmt == "github" else diag.format())
         click.echo(output.validation_summary(result), err=True)
+    _note_stale_schemas(start)
     return EXIT_OK if result.ok else EXIT_USER_ERROR

@@ -48,9 +48,13 @@ def _check_ref(ref: str) -> None:
 def _local_commit(path: Path, ref: str, env: Mapping[str, str]) -> str:
     if not path.is_dir():
         raise UserError(f"{path}: no such folder", hint="pass a repository URL or a local clone")
-    top = proc.run("git", "rev-parse", "--show-toplevel", cwd=path, env=env, check=False)
+    # --git-dir, not --show-toplevel: a bare repository (a local "origin") has no work tree
+    top = proc.run("git", "rev-parse", "--git-dir", cwd=path, env=env, check=False)
     if top.returncode != 0:
-        raise UserError(f"{path} is not a git repository", hint="pass its URL or a local clone")
+        raise UserError(
+            f"{path} is not a git repository",
+            hint="pass its URL, a local clone or a bare repository",
+        )
     found = proc.run(
         "git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
         cwd=path, env=env, check=False,

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import proc
+from pipeline.notify.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,9 @@ def plan(
     return Plan(project, venv, tuple(steps), tuple(notes))
 
 
-def run(plan: Plan, log: Callable[[str], None]) -> None:
-    """Run the plan's steps in order; the first failure raises :class:`proc.ProcessError`."""
+def run(plan: Plan, progress: Progress) -> None:
+    """Run the plan's steps in order, each shown by ``progress``; the first failure raises
+    :class:`proc.ProcessError` (whose message carries the step's output)."""
     for step in plan.steps:
-        log(f"{step.title}: {' '.join(step.argv)}")
-        proc.run(*step.argv, cwd=step.cwd)
+        with progress.step(f"{step.title}: {' '.join(step.argv)}"):
+            proc.run(*step.argv, cwd=step.cwd)

@@ -2,7 +2,8 @@
 
 It lays down the Makefile of the original workflow (``make install``, ``make new-project``,
 ``make init``, ``make build file=…``), ``.somlier/platform.yaml``, the pre-commit config, a
-README, and the example workflows somlier ships for ml-projects as ``.github/workflows/``.
+README, the example workflows somlier ships for ml-projects as ``.github/workflows/``, and the
+schema copies and editor settings of :mod:`pipeline.scaffold.editor`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import yaml
 
 from pipeline import resources
 from pipeline.errors import UserError
-from pipeline.scaffold import tree
+from pipeline.scaffold import editor, tree
 
 TEMPLATE = Path(__file__).resolve().parent / "monorepo_template"
 WORKFLOWS = PurePosixPath(".github/workflows")
@@ -40,6 +41,7 @@ def render(name: str, projects_repo: str | None) -> list[tree.File]:
         raise UserError(f"--projects-repo {projects_repo!r} is not owner/name")
     files = tree.render_folder(TEMPLATE, {"name": name, "projects_repo": projects_repo or ""})
     files += [tree.File(WORKFLOWS / p.name, p.read_bytes()) for p in workflow_sources()]
+    files += editor.files()  # schema copies and editor mappings: completion works offline
     return files
 
 

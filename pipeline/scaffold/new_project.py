@@ -14,7 +14,7 @@ import yaml
 
 from pipeline import resources
 from pipeline.errors import ConfigError, UserError
-from pipeline.scaffold import tree
+from pipeline.scaffold import editor, tree
 
 # The questions, in the original tool's order, with its (Korean) explanations.
 QUESTIONS: tuple[tuple[str, str, str], ...] = (
@@ -63,13 +63,22 @@ def problem(key: str, value: str) -> str | None:
     return None
 
 
+def folder_taken(parent: Path, project_name: str) -> str | None:
+    """Why ``parent / project_name`` cannot become the project, or None: asked as soon as the
+    name is known, so nobody answers four more questions for a folder that exists."""
+    dest = parent / project_name
+    if dest.exists() or dest.is_symlink():
+        return f"{dest} already exists"
+    return None
+
+
 def problems(answers: Answers) -> list[str]:
     """What is wrong with the answers, one message per answer; empty when all are fine."""
     found = (problem(key, getattr(answers, key)) for key, _, _ in QUESTIONS)
     return [p for p in found if p is not None]
 
 
-def render(answers: Answers) -> list[tree.File]:
+def render(answers: Answers, schema: str | None = None) -> list[tree.File]:
     """The files of the new project (paths relative to its folder)."""
     context = {
         "name": answers.project_name,
@@ -77,6 +86,7 @@ def render(answers: Answers) -> list[tree.File]:
         "team": answers.team.strip(),
         "author": answers.author.strip(),
         "email": answers.email.strip(),
+        "schema": schema or "",  # the modeline's path to the monorepo's schema copy
     }
     return tree.render_folder(resources.data_dir("project_template"), context)
 
@@ -103,11 +113,10 @@ def create(
     if found:
         raise UserError("; ".join(found), hint="answer again, or pass the flags (see --help)")
     dest = parent / answers.project_name
-    if dest.exists() or dest.is_symlink():
-        raise UserError(
-            f"{dest} already exists", hint="choose another project name, or remove the folder"
-        )
-    files = render(answers)
+    taken = folder_taken(parent, answers.project_name)
+    if taken is not None:
+        raise UserError(taken, hint="choose another project name, or remove the folder")
+    files = render(answers, editor.project_schema(dest))
     if not dry_run:
         tree.write_new(dest, files, lambda staged: check_rendered(staged, environ))
     return dest, files

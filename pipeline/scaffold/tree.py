@@ -51,6 +51,14 @@ def _config(value: Any) -> Quoted:
     return Quoted(json.dumps(value, ensure_ascii=False).replace("${", "$${"))
 
 
+def _comment(value: Any) -> Quoted:
+    """Text for the rest of a comment line (YAML, Python, shell): one printable line."""
+    text = str(value)
+    if not text.isprintable():
+        raise UserError(f"{text!r} cannot be written into a comment line")
+    return Quoted(text)
+
+
 def _md(value: Any) -> Quoted:
     if not isinstance(value, str) or any(c in value for c in "\r\n"):
         raise TypeError("|md writes one line of text")
@@ -60,7 +68,7 @@ def _md(value: Any) -> Quoted:
 def _environment(folder: Path) -> jinja2.Environment:
     env = environment().overlay(loader=jinja2.FileSystemLoader(folder, encoding="utf-8"))
     # overlay() shares the parent's filter dict: give this one its own.
-    env.filters = {**env.filters, "yaml": _yaml, "config": _config, "md": _md}
+    env.filters = {**env.filters, "yaml": _yaml, "config": _config, "md": _md, "comment": _comment}
     return env
 
 

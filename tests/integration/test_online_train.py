@@ -181,7 +181,8 @@ def test_checkout_from_url_by_tag_and_sha_and_local_short_sha(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     cases = [(url, "v1", first), (url, "main", second), (url, first, first),
-             (str(mono.path), first[:8], first), (str(mono.path), "main", second)]  # fmt: skip
+             (str(mono.path), first[:8], first), (str(mono.path), "main", second),
+             (str(origin.path), "main", second), (str(origin.path), "v1", first)]  # fmt: skip
     for source, ref, commit in cases:
         done = somlier(
             "online", "train", "projects/tiny", ref, "--github_uri", source, "--dry-run", "--json",
