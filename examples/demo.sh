@@ -157,16 +157,17 @@ step "somlier online register $run_id nuj-project"
 somlier online register -C "$mono" "$run_id" nuj-project
 ran+=("trained it with MLflow tracking and registered version 1")
 
-sha=$(git -C "$mono" rev-parse --short=7 HEAD)
-image="ml-nuj-project:sha-$sha"
-if [ -n "$engine" ]; then
-  step "somlier pipeline build --base main   (the project's image)"
-  if somlier pipeline build -C "$mono" --base main; then
-    image=$(somlier pipeline build -C "$mono" --base main --dry-run 2>/dev/null | python3 -c '
+# The image's name and its commit tag, as the build names them (its --dry-run plan).
+image=$(somlier pipeline build -C "$mono" --base main --dry-run 2>/dev/null | python3 -c '
 import json, sys
 plan = json.load(sys.stdin)
-print(next(iter(plan["projects"]))["image"] + ":sha-" + sys.argv[1])' "$sha" 2>/dev/null || echo "$image")
-    ran+=("built its image ($image)")
+project = plan["projects"][0]
+print(project["image"] + ":" + next(t for t in project["tags"] if t.startswith("sha-")))')
+built=""
+if [ -n "$engine" ]; then
+  step "somlier pipeline build --base main   (the project's image: $image)"
+  if somlier pipeline build -C "$mono" --base main; then
+    ran+=("built its image $image")
     built=yes
   else
     failed+=("the build of its image")
@@ -176,27 +177,44 @@ else
 fi
 
 step "somlier offline create IMAGE \"0 9 * * *\" \"run main\" nuj_tutorial   (plain, and on 2 GPUs)"
-somlier offline create -C "$project" "$image" "0 9 * * *" "run main" nuj_tutorial --output-dir "$work/tutorial-dags"
+dags_repo="$work/tutorial-dags"   # a checkout of the DAGs repository: the operators the DAGs import
+somlier dags init "$dags_repo" > /dev/null
+somlier offline create -C "$project" "$image" "0 9 * * *" "run main" nuj_tutorial --output-dir "$dags_repo/dags"
 somlier offline create -C "$project" "$image" "0 9 * * *" "run main" nuj_tutorial_gpu \
-  --output-dir "$work/tutorial-dags" --gpu_type=nvidia-tesla-p100 --num_of_gpus=2
+  --output-dir "$dags_repo/dags" --gpu_type=nvidia-tesla-p100 --num_of_gpus=2
 ran+=("wrote its batch job's DAGs (plain and GPU)")
+checked=""
 if [ -n "$airflow" ]; then
-  step "somlier dags check   (its DAGs in a real Airflow DagBag)"
-  if somlier dags check "$work/tutorial-dags"; then
+  step "somlier dags check   (its DAGs in a real Airflow DagBag, and the pods their tasks create)"
+  if somlier dags check "$dags_repo" && somlier dags check --json "$dags_repo" > "$work/pods.json"; then
     ran+=("checked them in a real Airflow")
+    checked=yes
   else
     failed+=("the Airflow check of its DAGs")
   fi
 else
-  skipped+=("the Airflow check of its DAGs (no Airflow here: make airflow)")
+  skipped+=("the Airflow check of its DAGs and the run of their pods (no Airflow here: make airflow)")
 fi
-if [ -n "${built:-}" ]; then
-  step "docker run $image run main   (what the DAG's pod runs)"
-  if docker run --rm --network none "$image" run main; then
-    ran+=("ran the batch job's command in its image")
-  else
-    failed+=("the batch job's command in its image")
-  fi
+if [ -n "$built" ] && [ -n "$checked" ]; then
+  # Each task's pod as the kubelet would start it: the image, command and args of its spec.
+  python3 - "$work/pods.json" > "$work/pods.txt" <<'PY'
+import json
+import shlex
+import sys
+
+for dag in json.load(open(sys.argv[1]))["dags"]:
+    for task in dag["tasks"]:
+        pod = task["pod"]
+        argv = ["docker", "run", "--rm", "--network", "none"]
+        command = pod["command"]
+        if command:
+            argv += ["--entrypoint", command[0]]
+        print(shlex.join([*argv, pod["image"], *command[1:], *pod["args"]]))
+PY
+  while read -r line; do
+    step "$line   (a DAG task's pod)"
+    if eval "$line"; then ran+=("ran a DAG task's pod: $line"); else failed+=("the pod: $line"); fi
+  done < "$work/pods.txt"
 fi
 
 step "somlier online deploy nuj-project 1 --once   (BentoML on 127.0.0.1: one prediction, then stop)"
