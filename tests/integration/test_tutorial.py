@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -247,8 +248,11 @@ def platform_environment(
 POD_DUMP = r"""
 import json, sys
 sys.path[:0] = sys.argv[2:]
-from airflow.models.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+try:  # Airflow 3
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 2
+    from airflow.models.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
 assert not bag.import_errors, bag.import_errors
 pods = []
 for dag_id in sorted(bag.dags):
@@ -485,7 +489,7 @@ def after(
     failures: list[str],
 ) -> None:
     """What the test checks once ``step`` ran, where the shell shows nothing of it."""
-    words = step.canonical.split()
+    words = shlex.split(step.text, comments=True)
     if words[:3] == ["somlier", "online", "train"]:
         ids = _RUN_ID.findall(printed)
         if not ids:
