@@ -83,7 +83,6 @@ class World:
     mlflow: str
     registry: str
     home: Path
-    wheel: Path
     run_id: str = "(no run yet)"
     sha: str = "(no build yet)"
 
@@ -110,10 +109,11 @@ class Shell:
 
     cwd: Path
     env: dict[str, str]
+    state: Path  # where bash leaves its folder and environment after each command
     transcript: list[str] = field(default_factory=list)
 
     def run(self, command: str, stdin: str = "", timeout: float = 900) -> tuple[int, str]:
-        marker = Path(self.env["HOME"]) / ".tutorial-state"
+        marker = self.state
         script = f'{command}\n__rc=$?\npwd > "{marker}.cwd"; env -0 > "{marker}.env"; exit $__rc\n'
         done = subprocess.run(
             ["bash", "-c", script],
@@ -135,6 +135,13 @@ class Shell:
             cwd_file.unlink()
             env_file.unlink()
         return done.returncode, done.stdout
+
+    def git(self, *args: str) -> str:
+        """A git command where the user is (not part of the document)."""
+        done = subprocess.run(
+            ["git", *args], cwd=self.cwd, env=self.env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
 
 
 # --- the platform's side --------------------------------------------------------------------
@@ -418,7 +425,7 @@ def test_the_tutorial_runs_as_written(
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    world = World(monorepo_origin.path, mlflow_server, registry, home, somlier_wheel)
+    world = World(monorepo_origin.path, mlflow_server, registry, home)
     shell = Shell(
         home,
         platform_environment(
@@ -431,7 +438,9 @@ def test_the_tutorial_runs_as_written(
             github=github,
             deploy_origin=deploy_origin.path,
         ),
+        tmp_path / "shell-state",
     )
+    journey = Journey(world, shell, docker_host, registry, deploy_origin, github)
     failures: list[str] = []  # a step failed: the run stops
     differences: list[str] = []  # a step printed other than the document shows
 
@@ -449,6 +458,7 @@ def test_the_tutorial_runs_as_written(
                 failures.append(f"{where}\nexit {code}:\n{printed}")
                 if not KEEP_GOING:
                     break
+                continue
             if step.output is not None:
                 shown, expected = world.to_doc(step.shown(printed)), "\n".join(step.output)
                 if _lines(shown) != _lines(world.to_doc(expected)):
@@ -456,15 +466,13 @@ def test_the_tutorial_runs_as_written(
                         f"{where}\n--- the document shows\n{expected}\n"
                         f"--- the command printed\n{shown}"
                     )
-            stop = len(failures)
             try:
-                after(step, printed, world, shell, docker_host, registry, deploy_origin, failures)
+                wrong = after(step, printed, journey)
             except Exception as e:  # a check that could not even look: the step failed
-                failures.append(f"{type(e).__name__}: {e}")
-            if len(failures) > stop:
-                failures[stop] = f"{where}\n{failures[stop]}"
-                if not KEEP_GOING:
-                    break
+                wrong = [f"{type(e).__name__}: {e}"]
+            failures += [f"{where}\n{w}" for w in wrong]
+            if wrong and not KEEP_GOING:
+                break
     assert not failures and not differences, "\n\n".join(
         [*differences, *failures, "--- transcript", *shell.transcript]
     )
@@ -478,55 +486,72 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def after(
-    step: tutorial_doc.Command,
-    printed: str,
-    world: World,
-    shell: Shell,
-    docker_host: str,
-    registry: str,
-    deploy_origin: GitRepo,
-    failures: list[str],
-) -> None:
-    """What the test checks once ``step`` ran, where the shell shows nothing of it."""
+@dataclass
+class Journey:
+    """What the checks between the steps look at."""
+
+    world: World
+    shell: Shell
+    docker_host: str
+    registry: str
+    deploy_origin: GitRepo
+    github: FakeGitHub
+
+
+def after(step: tutorial_doc.Command, printed: str, j: Journey) -> list[str]:
+    """What the test checks once ``step`` ran, where the shell shows nothing of it; what is
+    wrong."""
     words = shlex.split(step.text, comments=True)
+    world = j.world
     if words[:3] == ["somlier", "online", "train"]:
         ids = _RUN_ID.findall(printed)
         if not ids:
-            failures.append(f"online train printed no run id:\n{printed}")
-            return
+            return [f"online train printed no run id:\n{printed}"]
         world.run_id = ids[0]
         import mlflow
 
         run = mlflow.MlflowClient(tracking_uri=world.mlflow).get_run(world.run_id)
-        assert run.info.status == "FINISHED"
-        assert "accuracy" in run.data.metrics
+        if run.info.status != "FINISHED" or "accuracy" not in run.data.metrics:
+            return [f"run {world.run_id}: {run.info.status}, metrics {run.data.metrics}"]
+        if run.data.tags.get("somlier.project") != "nuj-project":
+            return [f"run {world.run_id} is not tagged with its project: {run.data.tags}"]
     elif words[:3] == ["somlier", "pipeline", "build"]:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short=7", "HEAD"], cwd=shell.cwd, capture_output=True,
-            text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        world.sha = sha
-        manifest_digest(registry, "acme-ml/ml/ml-nuj-project", f"sha-{sha}")
+        world.sha = j.shell.git("rev-parse", "--short=7", "HEAD")
+        manifest_digest(j.registry, "acme-ml/ml/ml-nuj-project", f"sha-{world.sha}")
     elif words[:3] == ["somlier", "dags", "check"]:
-        if "0 errors, 0 warnings" not in printed:
-            failures.append(f"somlier dags check found something:\n{printed}")
-        checked = Path(re.sub(r"^~(?=/|$)", str(world.home), words[3]))  # as bash expands it
-        pods = pod_specs(shell.cwd / checked, world.home)
-        assert len(pods) == 2, pods  # the plain and the GPU job
-        for task in pods:
-            done = run_pod(task["pod"], docker_host)
-            if done.returncode != 0:
-                failures.append(
-                    f"the pod of {task['dag_id']}.{task['task_id']} exited {done.returncode}:\n"
-                    f"{done.stdout}{done.stderr}"
-                )
+        return check_pods(j, Path(re.sub(r"^~(?=/|$)", str(world.home), words[3])), printed)
     elif words[:3] == ["somlier", "online", "deploy"] and "--once" in words:
-        assert '"predictions"' in printed
+        if '"predictions"' not in printed:
+            return [f"no prediction:\n{printed}"]
     elif words[:3] == ["somlier", "online", "deploy"] and "--use_k8s" in words:
-        why = check_deployment(world, deploy_origin, docker_host)
-        if why is not None:
-            failures.append(why)
+        [pr] = j.github.pulls(DEPLOY_REPO)
+        assert pr.pull is not None and pr.pull.head_ref == "somlier/deploy/nuj-project-dev"
+        why = check_deployment(world, j.deploy_origin, j.docker_host)
+        return [] if why is None else [why]
+    return []
+
+
+def check_pods(j: Journey, checked: Path, printed: str) -> list[str]:
+    """`dags check` passed, and each DAG task's pod runs the project's ``main`` entrypoint from
+    the image the pipeline built; the GPU job's pod asks for its GPUs where they are."""
+    wrong = []
+    if "0 errors, 0 warnings" not in printed:
+        wrong.append(f"somlier dags check found something:\n{printed}")
+    pods = {task["dag_id"]: task["pod"] for task in pod_specs(j.shell.cwd / checked, j.world.home)}
+    assert sorted(pods) == ["nuj_tutorial", "nuj_tutorial_gpu"], sorted(pods)
+    gpu = pods["nuj_tutorial_gpu"]["spec"]
+    limits = gpu["containers"][0]["resources"].get("limits") or {}
+    if limits.get("nvidia.com/gpu") != "2" or not gpu.get("node_selector"):
+        wrong.append(f"the GPU pod asks for {limits} on {gpu.get('node_selector')}")
+    for dag_id, pod in pods.items():
+        done = run_pod(pod, j.docker_host)
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        said = [(r.get("name"), r.get("stdout")) for r in lines if "stdout" in r]
+        if done.returncode != 0 or ("main", "hello world!!\n") not in said:
+            wrong.append(
+                f"the pod of {dag_id} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+            )
+    return wrong
 
 
 def check_deployment(world: World, deploy_origin: GitRepo, docker_host: str) -> str | None:
