@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint format bench clean
+.PHONY: demo test unit integration lint format bench clean dist
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ format: $(STAMP)
 ## bench: speed measurements (results go in docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate.py
+
+## dist: the wheel and the sdist, in $(DIST) (install the wheel with `pipx install dist/somlier-*.whl`)
+DIST ?= dist
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir $(DIST) .
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
