@@ -7,16 +7,23 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 examples="$here/ml-projects"
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# What actually ran, what was skipped (and why), what failed: the closing summary says exactly this.
+ran=() skipped=() failed=()
+current=""
+step() { current="$*"; printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 work=$(mktemp -d)
 registry_pid=""
 cleanup() {
+  code=$?
+  if [ "$code" -ne 0 ] && [ -n "$current" ]; then
+    printf '\n\033[1m==> stopped\033[0m\n'
+    if [ ${#ran[@]} -gt 0 ]; then echo "ran:"; printf '  - %s\n' "${ran[@]}"; fi
+    echo "failed at: $current (exit $code); nothing after it ran"
+  fi
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
-# What actually ran, what was skipped (and why), what failed: the closing summary says exactly this.
-ran=() skipped=() failed=()
 
 step "somlier validate $examples"
 somlier validate "$examples"
@@ -229,6 +236,7 @@ if [ ${#skipped[@]} -gt 0 ]; then
   echo "skipped:"
   for line in "${skipped[@]}"; do echo "  - $line"; done
 fi
+current=""  # the summary is printed: the exit trap adds nothing
 if [ ${#failed[@]} -gt 0 ]; then
   echo "failed:"
   for line in "${failed[@]}"; do echo "  - $line"; done
