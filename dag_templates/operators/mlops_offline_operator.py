@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GPU_RESOURCE = "nvidia.com/gpu"
+# The container's command: the DAG's ``command`` are its arguments, so ``["run", "main"]`` runs
+# ``somlier config run main`` whatever the image's ENTRYPOINT is (pipeline/offline/pod.py).
+POD_COMMAND = ("somlier", "config")
 MANAGED_BY = "somlier"
 MLFLOW_KEYS = {
     "tracking_uri": "MLFLOW_TRACKING_URI",
@@ -125,12 +128,14 @@ def _mlflow_env(value: object) -> dict[str, str]:
 
 
 class MLOpsOfflineOperator(BaseOperator):
-    """Run ``command`` with the project image's entrypoint (``somlier config run``) in a pod.
+    """Run ``somlier config COMMAND`` (``command=["run", "main"]``: the entrypoint ``main``) in a
+    pod of the project's image.
 
     :param project_name: the project (a DNS-1123 label): the pod's name prefix and its
         ``app.kubernetes.io/name`` label.
     :param ml_project_docker_image: the image, tagged (``reg/ml/p:sha-abc1234``).
-    :param command: the container's arguments, e.g. ``["run", "main"]``.
+    :param command: the arguments of ``somlier config`` in the container, e.g.
+        ``["run", "main"]``.
     :param namespace: the Kubernetes namespace of the pod.
     :param cpu: CPU request and limit (``"2"``, ``"500m"``), or None for none.
     :param memory: memory request and limit (``"4Gi"``), or None for none.
@@ -239,6 +244,7 @@ class MLOpsOfflineOperator(BaseOperator):
             namespace=self.namespace,
             name=self.project_name,
             image=self.ml_project_docker_image,
+            cmds=list(POD_COMMAND),
             arguments=list(self.command),
             labels=self.pod_labels,
             container_resources=self.container_resources(),

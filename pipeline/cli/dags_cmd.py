@@ -64,7 +64,8 @@ def init(directory: Path, dry_run: bool) -> int:
     """Copy the operators package somlier's DAGs import into DIRECTORY/operators/.
 
     Run it in the mlops-dags checkout; again after upgrading somlier, to update the operator.
-    Other files in operators/ are left alone.
+    Other files in operators/ are left alone. `somlier offline init-dags-repo` is the same
+    command (the original tool's name).
     """
     from pipeline.dags.repo import init_dags_repo
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.cli.dags_cmd import init as dags_init
 from pipeline.cli.lazy import Group
 from pipeline.cli.options import gpu_options, json_option, repo_option
 from pipeline.errors import EXIT_OK, ConfigError, Diagnostic, UserError
@@ -20,8 +21,7 @@ from pipeline.offline.spec import TEMPLATES
 
 if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
-    from pipeline.offline.plan import JobError, PlannedDag
-    from pipeline.offline.spec import DagSpec
+    from pipeline.offline.plan import PlannedDag
 
 OUTPUT_DIR_HELP = "Folder the DAG files go to"
 DRY_RUN = click.option(
@@ -46,15 +46,6 @@ def _settings(root: Path | None) -> PlatformSettings:
     from pipeline.config.settings import load_settings
 
     return load_settings(root, os.environ)
-
-
-def _warn_gpu(spec: DagSpec, settings: PlatformSettings) -> None:
-    if spec.gpu_type is not None and not settings.gpu_types:
-        click.echo(
-            f"warning: {spec.dag_id}: no gpu_types in the platform settings, so its pod gets "
-            f"no node selector or tolerations for {spec.gpu_type}",
-            err=True,
-        )
 
 
 @offline.command()
@@ -84,6 +75,7 @@ def _warn_gpu(spec: DagSpec, settings: PlatformSettings) -> None:
     metavar="DIR",
     help=f"{OUTPUT_DIR_HELP}.",
 )
+@click.option("--force", is_flag=True, help="Overwrite DAG_ID.py when it holds another DAG.")
 @DRY_RUN
 @OPEN_PR
 @JSON
@@ -98,6 +90,7 @@ def create(
     num_of_gpus: int | None,
     project_name: str | None,
     output_dir: Path,
+    force: bool,
     dry_run: bool,
     open_pr: bool,
     as_json: bool,
@@ -106,10 +99,12 @@ def create(
     """Write DIR/DAG_ID.py: a DAG running COMMAND in IMAGE on SCHEDULE.
 
     SCHEDULE is a five-field cron expression ("0 9 * * *"), an Airflow preset (@daily,
-    @weekly, @once, …) or None. COMMAND is split like a shell would ("run main" runs the
-    project's entrypoint main). TEMPLATE is default or mlops (MLflow and a Slack alert).
-    Owner, tags, time zone and namespace come from the platform settings. Exit 2 on a bad
-    dag_id, schedule or image.
+    @weekly, @once, …) or None. COMMAND is split like a shell would and run as
+    `somlier config COMMAND` in the image: "run main" runs the project's entrypoint main.
+    TEMPLATE is default or mlops (MLflow and a Slack alert). Owner, tags, time zone,
+    namespace and the GPU types' node labels come from the platform settings. An existing
+    DAG_ID.py holding another DAG is kept unless --force is given. Exit 2 on a bad dag_id,
+    schedule, command, GPU type or image.
     """
     from pipeline.monorepo.discovery import platform_root
     from pipeline.offline import plan, spec
@@ -127,8 +122,9 @@ def create(
         num_of_gpus=num_of_gpus,
         project_name=project_name,
     )
-    _warn_gpu(built, settings)
     made = plan.plan_one(built, base / output_dir)
+    if not force:
+        _refuse_overwrite(made)
     results = _emit([made], dry_run=dry_run, as_json=as_json, pull_requests=open_pr)
     if open_pr:
         from pipeline.monorepo.discovery import repo_root
@@ -246,10 +242,9 @@ def render(
         )
         group = groups.setdefault(config.name, {})
         for dag in made:
-            _warn_gpu(dag.spec, settings)
             group[dag.spec.dag_id] = dag.source
         planned.extend(made)
-        problems.extend(_located(e, shown) for e in errors)
+        problems.extend(plan.located(e, shown) for e in errors)
     if problems:
         raise ConfigError(problems)
     plan.check_unique(planned)
@@ -270,6 +265,16 @@ def render(
             commit=commit,
         )
     return EXIT_OK
+
+
+def _refuse_overwrite(dag: PlannedDag) -> None:
+    from pipeline.offline.write import Outcome, outcome_of
+
+    if outcome_of(dag.path, dag.source) is Outcome.UPDATED:
+        raise UserError(
+            f"{dag.path} already exists and holds another DAG",
+            hint="pass --force to overwrite it, or choose another DAG_ID or --output-dir",
+        )
 
 
 def _open_prs(
@@ -302,21 +307,6 @@ def _open_prs(
         return
     for result in results:
         click.echo(result.summary())
-
-
-def _located(job: JobError, shown: str) -> Diagnostic:
-    from pipeline.config.project import locate_key
-
-    key_path: tuple[str | int, ...] = ("offline", job.index, *job.error.field.split("."))
-    line, col = locate_key(job.config.path, shown, key_path)
-    return Diagnostic(
-        shown,
-        line,
-        col,
-        f"offline[{job.index}]: {job.error.message}",
-        job.error.hint,
-        key_path=".".join(map(str, key_path)),
-    )
 
 
 def _emit(
@@ -360,14 +350,6 @@ def _emit(
     return results
 
 
-@offline.command("init-dags-repo")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--dry-run", is_flag=True, help="Say what would change; write nothing.")
-@click.pass_context
-def init_dags_repo(ctx: click.Context, directory: Path, dry_run: bool) -> int:
-    """Copy the operators package the DAGs import into DIRECTORY/operators/ (the original
-    tool's name for `somlier dags init`)."""
-    from pipeline.cli.dags_cmd import init
-
-    result: int = ctx.invoke(init, directory=directory, dry_run=dry_run)
-    return result
+# The original tool's name for `somlier dags init`: the same command object, so its options,
+# help and output cannot drift apart.
+offline.add_command(dags_init, "init-dags-repo")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,10 +17,14 @@ from pipeline.config.validation import Result, shown_path, validate_files
 from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, ConfigError, UserError
 from pipeline.monorepo import discovery
 
+if TYPE_CHECKING:
+    from pipeline.config.settings import PlatformSettings
 
-def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, frozenset[str] | None]:
+
+def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, PlatformSettings | None]:
     """Validate the platform settings of the monorepo around ``start``, if it has any; return
-    the report (None when there is no file) and the GPU types it defines."""
+    the report (None when there is no file) and the settings (None when there is no valid
+    file)."""
     root = discovery.platform_root(start)
     if root is None:
         return None, None
@@ -30,7 +36,34 @@ def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, frozenset[str]
         loaded = settings.load_settings(root, os.environ)
     except ConfigError as exc:
         return FileReport(shown, tuple(exc.diagnostics)), None
-    return FileReport(shown), frozenset(loaded.gpu_types) or None
+    return FileReport(shown), loaded
+
+
+def _offline_jobs(
+    result: Result, files: list[Path], cwd: Path, settings: PlatformSettings | None
+) -> Result:
+    """The checks ``offline render`` applies to each valid file's offline: jobs (its code:
+    :func:`pipeline.offline.plan.check_jobs`), with the platform settings render would use (the
+    built-in ones outside a monorepo); a finding already reported at the same place (an
+    unknown GPU type) is not repeated."""
+    by_shown = {shown_path(p, cwd): p for p in files}
+    reports = list(result.reports)
+    for index, report in enumerate(reports):
+        if report.project is None or not report.dag_ids:
+            continue
+        from pipeline.config.project import load_project
+        from pipeline.config.settings import load_settings
+        from pipeline.offline.plan import check_jobs
+
+        settings = settings or load_settings(None, os.environ)
+        config = load_project(by_shown[report.path], os.environ, report.path)
+        seen = {(d.line, d.col) for d in report.diagnostics}
+        found = check_jobs(config, settings, report.path)
+        extra = [d for d in found if (d.line, d.col) not in seen]
+        if extra:
+            merged = sorted((*report.diagnostics, *extra), key=lambda d: (d.line, d.col))
+            reports[index] = replace(report, diagnostics=tuple(merged))
+    return Result(tuple(reports))
 
 
 def _note_stale_schemas(start: Path) -> None:
@@ -73,8 +106,11 @@ def validate(paths: tuple[Path, ...], as_json: bool, fmt: str, jobs: int | None)
         raise UserError(f"no somlier.yaml found in {where}", hint="pass a file or a project folder")
     first = paths[0].resolve() if paths else cwd
     start = first if first.is_dir() else first.parent
-    platform_report, gpu_types = _platform(start, cwd)
-    result = validate_files(files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types)
+    platform_report, settings = _platform(start, cwd)
+    gpu_types = frozenset(settings.gpu_types) if settings is not None else frozenset()
+    result = validate_files(files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types or None)
+    if platform_report is None or platform_report.ok:
+        result = _offline_jobs(result, files, cwd, settings)
     if platform_report is not None:
         result = Result((platform_report, *result.reports))
     if as_json:

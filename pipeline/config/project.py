@@ -85,7 +85,7 @@ def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
         key = "entrypoint"
         if wanted is None:
             words = job["command"].split()
-            if len(words) == 2 and words[0] == "run":  # the original tool's "run NAME"
+            if len(words) >= 2 and words[0] == "run":  # the original tool's "run NAME …"
                 wanted, key = words[1], "command"
         if wanted is not None and wanted not in names:
             close = schema.suggest(wanted, names)

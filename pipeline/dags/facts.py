@@ -19,6 +19,7 @@ class Pod:
     image: str
     command: tuple[str, ...]
     args: tuple[str, ...]
+    working_dir: str | None  # None: the image's WORKDIR
     limits: Mapping[str, str]
     requests: Mapping[str, str]
     env: tuple[str, ...]  # names only: values may be secrets
@@ -35,6 +36,7 @@ class Pod:
             "image": self.image,
             "command": list(self.command),
             "args": list(self.args),
+            "working_dir": self.working_dir,
             "limits": dict(self.limits),
             "requests": dict(self.requests),
             "env": list(self.env),
@@ -101,6 +103,7 @@ def _pod(data: Mapping[str, Any]) -> Pod:
         image=str(data.get("image") or ""),
         command=tuple(data.get("command") or ()),
         args=tuple(data.get("args") or ()),
+        working_dir=data.get("working_dir") or None,
         limits={k: str(v) for k, v in (data.get("limits") or {}).items()},
         requests={k: str(v) for k, v in (data.get("requests") or {}).items()},
         env=tuple(data.get("env") or ()),

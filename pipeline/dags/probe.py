@@ -83,6 +83,7 @@ def _pod_facts(pod: Any) -> dict[str, Any]:
         "image": main.get("image"),
         "command": main.get("command", []),
         "args": main.get("args", []),
+        "working_dir": main.get("working_dir"),
         "limits": resources.get("limits", {}),
         "requests": resources.get("requests", {}),
         "env": sorted(e["name"] for e in main.get("env", [])),

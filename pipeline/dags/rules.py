@@ -15,10 +15,10 @@ from pipeline.dags.source import (
     innermost_frame,
     is_syntax_error,
 )
-
-GPU_RESOURCE = "nvidia.com/gpu"
+from pipeline.offline import pod
 
 Severity = Literal["error", "warning"]
+_HINTED = frozenset({"pod-command"})  # problems whose hint dags check shows
 
 
 @dataclass(frozen=True)
@@ -68,28 +68,28 @@ _PIN = ": a retry or a rerun may run other code; use the sha-… tag somlier bui
 
 
 def _pod_findings(task: Task, line: int) -> Iterator[Finding]:
+    """The pod against the rules ``offline create`` and ``render`` apply to a job
+    (:mod:`pipeline.offline.pod`): one rule set for both sides."""
+
     def error(code: str, message: str) -> Finding:
         return Finding(task.file, line, 0, "error", code, f"task {task.task_id!r}: {message}")
 
     if task.pod_error is not None:
         yield error("pod-error", f"its pod cannot be built: {exception_line(task.pod_error)}")
         return
-    pod = task.pod
-    if pod is None:
+    found = task.pod
+    if found is None:
         return
-    gpus = task.num_of_gpus or 0
-    limit = pod.limits.get(GPU_RESOURCE)
-    if gpus > 0 and limit != str(gpus):
-        found = f"a limit of {limit}" if limit else "no limit"
-        yield error("gpu-limit", f"asks for {gpus} GPU(s), its pod has {found} on {GPU_RESOURCE}")
-    elif gpus == 0 and limit not in (None, "0"):
-        yield error("gpu-limit", f"asks for no GPU, its pod has a limit of {limit} {GPU_RESOURCE}")
-    if gpus > 0 and not pod.node_selector:
-        yield error(
-            "gpu-node-selector",
-            f"asks for {gpus} GPU(s) ({task.gpu_type or 'no gpu_type'}) but its pod has no node "
-            "selector: it may wait forever for a GPU node, or land on a node without the GPU type",
-        )
+    problems = pod.command_problems(found.command, found.args) + pod.gpu_problems(
+        gpu_type=task.gpu_type,
+        num_of_gpus=task.num_of_gpus or 0,
+        gpu_limit=found.limits.get(pod.GPU_RESOURCE),
+        node_selector=found.node_selector,
+    )
+    for problem in problems:
+        # The GPU hints name the platform settings, which a dags repository cannot change.
+        hint = f" ({problem.hint})" if problem.hint and problem.code in _HINTED else ""
+        yield error(problem.code, problem.message + hint)
 
 
 def check(

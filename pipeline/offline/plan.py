@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pipeline.build.refs import ImageName
 from pipeline.config.model import ProjectConfig
+from pipeline.config.project import locate_key
 from pipeline.config.settings import PlatformSettings
-from pipeline.errors import UserError
+from pipeline.errors import Diagnostic, UserError
 from pipeline.offline.dag import render_dag
 from pipeline.offline.spec import DagSpec, from_project
 from pipeline.offline.values import SpecError, check_image
@@ -51,6 +52,27 @@ def header_path(path: Path) -> str:
     return resolved.name
 
 
+def _specs(
+    config: ProjectConfig,
+    settings: PlatformSettings,
+    *,
+    image: str,
+    source_path: str | None = None,
+    commit: str | None = None,
+) -> tuple[list[DagSpec], list[JobError]]:
+    specs, errors = [], []
+    for index in range(len(config.offline)):
+        try:
+            specs.append(
+                from_project(
+                    config, index, settings, image=image, shown_path=source_path, commit=commit
+                )
+            )
+        except SpecError as exc:
+            errors.append(JobError(config, index, exc))
+    return specs, errors
+
+
 def plan_project(
     config: ProjectConfig,
     settings: PlatformSettings,
@@ -63,18 +85,39 @@ def plan_project(
     """Render every ``offline:`` job of ``config`` into ``output_dir/<project>/<dag_id>.py``.
     ``source_path`` names the somlier.yaml in each file's header (keep it independent of the
     current folder, so renders are reproducible)."""
-    planned, errors = [], []
-    for index in range(len(config.offline)):
-        try:
-            spec = from_project(
-                config, index, settings, image=image, shown_path=source_path, commit=commit
-            )
-        except SpecError as exc:
-            errors.append(JobError(config, index, exc))
-            continue
-        path = output_dir / config.name / f"{spec.dag_id}.py"
-        planned.append(PlannedDag(spec, path, render_dag(spec)))
+    specs, errors = _specs(config, settings, image=image, source_path=source_path, commit=commit)
+    planned = [
+        PlannedDag(spec, output_dir / config.name / f"{spec.dag_id}.py", render_dag(spec))
+        for spec in specs
+    ]
     return planned, errors
+
+
+def check_jobs(config: ProjectConfig, settings: PlatformSettings, shown: str) -> list[Diagnostic]:
+    """Every check ``offline render`` applies to the jobs of ``config`` (the same code, without
+    rendering), as diagnostics of its somlier.yaml (``shown``): what ``somlier validate`` adds."""
+    if not config.offline:
+        return []
+    try:
+        image = image_for(config, settings)
+    except SpecError as exc:
+        line, col = locate_key(config.path, shown, ("project", "docker", "name"))
+        return [Diagnostic(shown, line, col, exc.message, exc.hint, "project.docker.name")]
+    return [located(error, shown) for error in _specs(config, settings, image=image)[1]]
+
+
+def located(job: JobError, shown: str) -> Diagnostic:
+    """``job``'s error at the line of its somlier.yaml that holds the value at fault."""
+    key_path: tuple[str | int, ...] = ("offline", job.index, *job.error.field.split("."))
+    line, col = locate_key(job.config.path, shown, key_path)
+    return Diagnostic(
+        shown,
+        line,
+        col,
+        f"offline[{job.index}]: {job.error.message}",
+        job.error.hint,
+        key_path=".".join(map(str, key_path)),
+    )
 
 
 def plan_one(spec: DagSpec, output_dir: Path) -> PlannedDag:

@@ -14,6 +14,7 @@ from typing import Literal, cast, get_args
 
 from pipeline.config.model import Gpu, OfflineJob, ProjectConfig
 from pipeline.config.settings import PlatformSettings, Toleration
+from pipeline.offline import pod
 from pipeline.offline.values import (
     SpecError,
     check_dag_id,
@@ -105,6 +106,16 @@ class DagSpec:
                 f"a GPU request needs a type and a count of 1 or more "
                 f"(got type {self.gpu_type!r}, count {self.num_of_gpus})",
             )
+        # The rules `somlier dags check` applies to the pod the operator builds from this spec.
+        problems = pod.command_problems(pod.POD_COMMAND, self.command) + pod.gpu_problems(
+            gpu_type=self.gpu_type,
+            num_of_gpus=self.num_of_gpus,
+            gpu_limit=pod.gpu_limit_of(self.num_of_gpus),
+            node_selector=dict(self.node_selector),
+        )
+        if problems:
+            first = problems[0]
+            raise SpecError(first.field, first.message, hint=first.hint)
 
 
 def _gpu(
@@ -122,8 +133,7 @@ def _gpu(
             f"GPU type {gpu.type!r} is not in the platform's gpu_types",
             hint=f"known: {', '.join(sorted(known))}",
         )
-    # No map at all (no platform settings): the pod asks for the GPUs and lands wherever the
-    # cluster puts such pods.
+    # No map at all (no platform settings): no node selector, which the pod rules refuse.
     return gpu.type, gpu.count, (), ()
 
 

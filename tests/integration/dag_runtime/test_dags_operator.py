@@ -201,7 +201,7 @@ def test_the_task_runs_its_pod_through_the_provider_and_deletes_it(
     assert spec["restartPolicy"] == "Never"
     (container,) = spec["containers"]
     assert container["image"] == "reg.example.com/ml/churn-model:sha-abc1234"
-    assert "command" not in container or container["command"] == []  # the image's entrypoint
+    assert container["command"] == ["somlier", "config"]  # not the image's ENTRYPOINT
     assert container["args"] == ["run", "train", "--date", "{{ ds }}"]  # no Jinja: as written
     assert container["resources"] == {
         "limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"},

@@ -92,6 +92,8 @@ def _report(**task: object) -> facts.ProbeReport:
         "name": "p-1",
         "namespace": "mlops",
         "image": "r/p:sha-1",
+        "command": ["somlier", "config"],
+        "args": ["run", "main"],
         "limits": {},
         "node_selector": {},
         "containers": 1,
@@ -151,6 +153,43 @@ def _report(**task: object) -> facts.ProbeReport:
         (
             {"pod": {"limits": {"nvidia.com/gpu": "1"}}},
             [("gpu-limit", "task 'run': asks for no GPU, its pod has a limit of 1 nvidia.com/gpu")],
+        ),
+        (
+            {"pod": {"command": [], "args": ["run", "main"]}},
+            [
+                (
+                    "pod-command",
+                    "task 'run': its pod runs the image's ENTRYPOINT with ['run', 'main'], not "
+                    "somlier config (update the operators package of the dags repository: "
+                    "somlier dags init)",
+                )
+            ],
+        ),
+        (
+            {"pod": {"args": ["main"]}},
+            [
+                (
+                    "pod-command",
+                    "task 'run': command 'main' is not 'run NAME [ARGS…]': its pod would run "
+                    '\'somlier config main\' (write "run main": a batch job runs "somlier '
+                    "config COMMAND\" in the project's image)",
+                )
+            ],
+        ),
+        (
+            {
+                "num_of_gpus": 2,
+                "gpu_type": "nvidia-tesla-p100",
+                "pod": {"limits": {"nvidia.com/gpu": "2"}},
+            },
+            [
+                (
+                    "gpu-node-selector",
+                    "task 'run': asks for 2 GPU(s) (nvidia-tesla-p100) but its pod has no node "
+                    "selector: it may wait forever for a GPU node, or land on a node without the "
+                    "GPU type",
+                )
+            ],
         ),
         (
             {

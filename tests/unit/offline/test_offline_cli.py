@@ -42,6 +42,8 @@ def _create(tmp_path: Path, *args: str) -> int:
         ([IMAGE, "@annually", "run main", "ok"], "is not an Airflow preset"),
         ([IMAGE, "@daily", "run 'main", "ok"], "No closing quotation"),
         ([IMAGE, "@daily", "", "ok"], "the command is empty"),
+        ([IMAGE, "@daily", "main", "ok"], 'hint: write "run main"'),
+        ([IMAGE, "@daily", "python main.py", "ok"], "would run 'somlier config python main.py'"),
         (["not an image", "@daily", "run main", "ok"], "is not an image reference"),
         ([IMAGE, "@daily", "run main", "ok", "mlops"], "needs the platform's MLflow tracking"),
         ([IMAGE, "@daily", "run main", "ok", "--num_of_gpus", "2"], "--num_of_gpus needs"),
@@ -74,17 +76,61 @@ def test_create_output_dir_is_relative_to_c(tmp_path: Path, capsys: Capture) -> 
     assert (tmp_path / "sub" / "rel.py").is_file()
 
 
-def test_create_gpu_flags_in_both_spellings(tmp_path: Path, capsys: Capture) -> None:
+GPU_PLATFORM = """\
+gpu_types:
+  nvidia-tesla-p100:
+    node_selector: {cloud.google.com/gke-accelerator: nvidia-tesla-p100}
+  nvidia-tesla-t4:
+    node_selector: {cloud.google.com/gke-accelerator: nvidia-tesla-t4}
+    tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+"""
+
+
+def test_create_gpu_flags_in_both_spellings(
+    tmp_path: Path, capsys: Capture, write_tree: WriteTree
+) -> None:
+    write_tree(tmp_path, {".somlier/platform.yaml": GPU_PLATFORM})
     spellings = [
         (["--gpu_type=nvidia-tesla-p100", "--num_of_gpus=2"], ("nvidia-tesla-p100", 2)),
         (["--gpu-type", "nvidia-tesla-t4", "--num-of-gpus", "3"], ("nvidia-tesla-t4", 3)),
-        (["--gpu-type", "nvidia-l4"], ("nvidia-l4", 1)),
+        (["--gpu-type", "nvidia-tesla-t4"], ("nvidia-tesla-t4", 1)),
     ]
     for flags, (kind, count) in spellings:
-        assert _create(tmp_path, IMAGE, "@daily", "run main", "gpu", *flags) == 0
-        assert "no gpu_types in the platform settings" in capsys.readouterr().err
+        assert _create(tmp_path, IMAGE, "@daily", "run main", "gpu", *flags, "--force") == 0
         op = _operator((tmp_path / "gpu.py").read_text(encoding="utf-8"))
-        assert (op["gpu_type"], op["num_of_gpus"], op["node_selector"]) == (kind, count, {})
+        assert (op["gpu_type"], op["num_of_gpus"]) == (kind, count)
+        assert op["node_selector"] == {"cloud.google.com/gke-accelerator": kind}
+
+
+def test_create_refuses_a_gpu_the_platform_cannot_place(
+    tmp_path: Path, capsys: Capture, write_tree: WriteTree
+) -> None:
+    """The DAG `dags check` would reject is never written: same rule, same words."""
+    args = [IMAGE, "@daily", "run main", "gpu", "--gpu_type=nvidia-tesla-p100", "--num_of_gpus=2"]
+    assert _create(tmp_path, *args) == 2
+    err = capsys.readouterr().err
+    assert "asks for 2 GPU(s) (nvidia-tesla-p100) but its pod has no node selector" in err
+    assert "gpu_types in .somlier/platform.yaml" in err and "Traceback" not in err
+    write_tree(tmp_path, {".somlier/platform.yaml": GPU_PLATFORM})
+    assert _create(tmp_path, *args[:-2], "--gpu_type=nvidia-l4") == 2
+    assert "GPU type 'nvidia-l4' is not in the platform's gpu_types" in capsys.readouterr().err
+    assert not (tmp_path / "gpu.py").exists()
+
+
+def test_create_keeps_another_dag_unless_forced(tmp_path: Path, capsys: Capture) -> None:
+    path = tmp_path / "daily.py"
+    assert _create(tmp_path, IMAGE, "@daily", "run main", "daily") == 0
+    first = path.read_text(encoding="utf-8")
+    for extra in ([], ["--dry-run"]):
+        assert _create(tmp_path, IMAGE, "@hourly", "run main", "daily", *extra) == 2
+        err = capsys.readouterr().err
+        assert f"{path} already exists and holds another DAG" in err and "--force" in err
+        assert path.read_text(encoding="utf-8") == first
+    assert _create(tmp_path, IMAGE, "@daily", "run main", "daily") == 0  # the same DAG: fine
+    assert capsys.readouterr().out == f"unchanged {path}\n"
+    assert _create(tmp_path, IMAGE, "@hourly", "run main", "daily", "--force") == 0
+    assert capsys.readouterr().out == f"wrote {path}\n"
+    assert "schedule='@hourly'" in path.read_text(encoding="utf-8")
 
 
 def test_create_uses_the_platform_settings(
@@ -256,6 +302,13 @@ def test_init_dags_repo_copies_the_operators(
     assert "unchanged" in capsys.readouterr().out
 
 
+def test_init_dags_repo_is_an_alias_of_dags_init() -> None:
+    from pipeline.cli.dags_cmd import dags
+    from pipeline.cli.offline_cmd import offline
+
+    assert offline.commands["init-dags-repo"] is dags.commands["init"]
+
+
 def test_render_passes_the_jobs_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = tmp_path / "p"
     project.mkdir()
@@ -275,3 +328,79 @@ def test_render_passes_the_jobs_secrets(tmp_path: Path, capsys: pytest.CaptureFi
     )
     values = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
     assert values["secrets"] == ["db-creds", "api-keys"]
+
+
+BAD_JOBS = {
+    "schedule": '{dag_id: p_daily, schedule: "0 25 * * *", entrypoint: main}',
+    "command": '{dag_id: p_daily, schedule: "@daily", command: "python main.py"}',
+    "gpu": '{dag_id: p_daily, schedule: "@daily", entrypoint: main, gpu: {type: nvidia-tesla-t4}}',
+    "timezone": '{dag_id: p_daily, schedule: "@daily", entrypoint: main, timezone: Mars/Olympus}',
+    "template": '{dag_id: p_daily, schedule: "@daily", entrypoint: main, template: mlops}',
+}
+
+
+@pytest.mark.parametrize("field", sorted(BAD_JOBS))
+def test_validate_refuses_what_render_refuses_with_the_same_words(
+    field: str, tmp_path: Path, capsys: Capture, write_tree: WriteTree, monkeypatch: Any
+) -> None:
+    """Each check of render (schedule, command, GPU placement, time zone, MLflow for mlops)
+    is run by validate too, on the same line; before, validate said "all valid"."""
+    write_tree(
+        tmp_path,
+        {
+            "p/requirements.txt": "",
+            "p/somlier.yaml": "project: {name: p}\nmodel: {name: p, version: v1}\n"
+            "entrypoints: {main: {command: python}}\n"
+            f"offline:\n  - {BAD_JOBS[field]}\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["offline", "render", "-p", "p", "--dry-run"]) == 2
+    rendered = capsys.readouterr().err.strip()
+    assert main(["validate", "p"]) == 2
+    validated = capsys.readouterr()
+    assert rendered.startswith("p/somlier.yaml:5:")
+    assert validated.out.strip() == rendered
+    assert "1 error in 1 file" in validated.err
+
+
+def test_validate_passes_what_render_renders(
+    tmp_path: Path, capsys: Capture, write_tree: WriteTree, monkeypatch: Any
+) -> None:
+    write_tree(
+        tmp_path,
+        {
+            ".somlier/platform.yaml": GPU_PLATFORM,
+            "p/requirements.txt": "",
+            "p/somlier.yaml": "project: {name: p}\nmodel: {name: p, version: v1}\n"
+            "entrypoints: {main: {command: python}}\n"
+            'offline:\n  - {dag_id: p_daily, schedule: "0 9 * * *", command: "run main -x",'
+            " gpu: {type: nvidia-tesla-t4, count: 2}}\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "p"]) == 0
+    assert main(["offline", "render", "-p", "p", "--dry-run"]) == 0
+
+
+def test_the_tutorial_gpu_command_works_in_a_new_monorepo(tmp_path: Path, capsys: Capture) -> None:
+    """new-monorepo's platform.yaml places every GPU type its notebook profiles offer, so
+    `offline create --gpu_type=… --num_of_gpus=2` writes a DAG that passes the pod rules."""
+    from pipeline.config.settings import load_settings
+    from pipeline.scaffold import new_monorepo
+
+    mono = tmp_path / "ml-projects"
+    new_monorepo.create(mono, {})
+    settings = load_settings(mono, {})
+    offered = settings.notebook_profiles.gpu_types
+    assert set(offered) == {"nvidia-tesla-p100", "nvidia-tesla-v100", "nvidia-tesla-t4"}
+    for gpu in offered:
+        dag_id = gpu.replace("-", "_")
+        args = [IMAGE, "0 9 * * *", "run main", dag_id, f"--gpu_type={gpu}", "--num_of_gpus=2"]
+        assert _create(mono, *args) == 0, capsys.readouterr().err
+        op = _operator((mono / f"{dag_id}.py").read_text(encoding="utf-8"))
+        assert op["node_selector"] == {"cloud.google.com/gke-accelerator": gpu}
+        assert op["tolerations"] == [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+        assert (op["command"], op["num_of_gpus"]) == (["run", "main"], 2)

@@ -73,7 +73,12 @@ def dag_specs(draw: st.DrawFn) -> DagSpec:
         template="mlops" if mlops else "default",
         project_name=draw(TEXT),
         image=draw(TEXT),
-        command=tuple(draw(st.lists(TEXT, min_size=1, max_size=5))),
+        # `run NAME` (the pod contract: pipeline/offline/pod.py), then any text as its arguments.
+        command=(
+            "run",
+            draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)),
+            *draw(st.lists(TEXT, max_size=4)),
+        ),
         description=draw(TEXT),
         owner=draw(TEXT),
         tags=tuple(draw(st.lists(TEXT, max_size=3))),
@@ -86,7 +91,9 @@ def dag_specs(draw: st.DrawFn) -> DagSpec:
         memory=draw(MAYBE),
         gpu_type=gpu[0] if gpu else None,
         num_of_gpus=gpu[1] if gpu else 0,
-        node_selector=tuple(draw(st.dictionaries(TEXT, TEXT, max_size=3)).items()) if gpu else (),
+        node_selector=tuple(draw(st.dictionaries(TEXT, TEXT, min_size=1, max_size=3)).items())
+        if gpu
+        else (),
         tolerations=tuple(draw(st.lists(TOLERATIONS, max_size=2))) if gpu else (),
         secrets=tuple(draw(st.lists(TEXT, max_size=2))),
         mlflow=MLflowTarget(tracking_uri=draw(TEXT), model_name=draw(TEXT), model_alias=draw(TEXT))
@@ -180,6 +187,7 @@ def test_any_text_renders_as_literals(spec_: DagSpec) -> None:
 @given(st.lists(TEXT, min_size=1, max_size=4))
 def test_create_commands_split_back_to_their_words(words: list[str]) -> None:
     """offline create COMMAND: shell-quoted words come back as the same list."""
+    words = ["run", "main", *words]
     made = spec.from_create(
         image="gcr.io/p/ml-x:latest",
         schedule="@daily",

@@ -172,14 +172,35 @@ def test_gpu_comes_from_the_platform_map() -> None:
     assert info.value.field == "gpu.type" and "nvidia-tesla-t4" in info.value.hint
 
 
-def test_gpu_without_a_platform_map_has_no_selector() -> None:
-    got = _job(gpu=Gpu(type="nvidia-tesla-p100", count=2))
-    assert (got.gpu_type, got.num_of_gpus, got.node_selector, got.tolerations) == (
-        "nvidia-tesla-p100",
-        2,
-        (),
-        (),
-    )
+def test_a_gpu_without_node_labels_is_refused_as_dags_check_would() -> None:
+    """No gpu_types entry means no node selector: the rule of `dags check`, applied first."""
+    with pytest.raises(SpecError, match="has no node selector") as info:
+        _job(gpu=Gpu(type="nvidia-tesla-p100", count=2))
+    assert info.value.field == "gpu.type"
+    assert "nvidia-tesla-p100" in info.value.hint and "gpu_types" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("command", "hint"),
+    [
+        ("main", 'write "run main": a batch job runs'),
+        ("python main.py", 'write "run NAME [ARGS…]", e.g. "run main": a batch job runs'),
+        ("run", 'write "run NAME [ARGS…]"'),
+        ("run --fast", 'write "run NAME [ARGS…]"'),
+        ("show", 'write "run show"'),
+    ],
+)
+def test_a_command_the_pod_cannot_run_is_refused(command: str, hint: str) -> None:
+    """The pod runs `somlier config COMMAND`: anything but `run NAME …` would fail there."""
+    with pytest.raises(SpecError, match="is not 'run NAME") as info:
+        _job(entrypoint=None, command=command)
+    assert info.value.field == "command" and hint in info.value.hint
+    assert f"somlier config {command}" in info.value.message
+
+
+@pytest.mark.parametrize("command", ["run main", "run main --date '{{ ds }}'", "run serve.local"])
+def test_run_name_and_its_arguments_are_the_pod_s_args(command: str) -> None:
+    assert _job(entrypoint=None, command=command).command[:2] == ("run", command.split()[1])
 
 
 def test_from_project_names_its_source(loaded: tuple[ProjectConfig, PlatformSettings]) -> None:
