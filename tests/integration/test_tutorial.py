@@ -38,6 +38,7 @@ from tests import tutorial_doc
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
 from tests.integration.conftest import GIT_ENV, GitRepo, MakeRepo
+from tests.integration.podrun import Container, docker_run_argv, run_container
 from tests.integration.services import docker, manifest_digest
 from tests.integration.test_online_train import mlflow_server  # noqa: F401
 from tests.integration.test_scaffold import somlier_wheel, wheelhouse  # noqa: F401
@@ -252,63 +253,6 @@ def platform_environment(
 
 # --- checks between the steps ---------------------------------------------------------------
 
-POD_DUMP = r"""
-import json, sys
-sys.path[:0] = sys.argv[2:]
-try:  # Airflow 3
-    from airflow.dag_processing.dagbag import DagBag
-except ImportError:  # Airflow 2
-    from airflow.models.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1])
-assert not bag.import_errors, bag.import_errors
-pods = []
-for dag_id in sorted(bag.dags):
-    for task in bag.dags[dag_id].tasks:
-        pod = task.build_pod_request_obj(dry_run=True)
-        pods.append({"dag_id": dag_id, "task_id": task.task_id, "pod": pod.to_dict()})
-print(json.dumps(pods, default=str))
-"""
-
-
-def pod_specs(checked: Path, home: Path) -> list[dict[str, Any]]:
-    """The pod each DAG task would create, built in the real Airflow by the call `somlier dags
-    check` makes (``build_pod_request_obj``) on the folders it uses; in full (env values too)."""
-    from pipeline.dags.check import layout
-    from pipeline.dags.runtime import airflow_env
-
-    where = layout(checked)
-    airflow_home = home / ".airflow-pods"
-    airflow_home.mkdir(exist_ok=True)
-    argv = [str(ROOT / ".venv-airflow/bin/python"), "-c", POD_DUMP, str(where.dag_folder)]
-    done = subprocess.run(
-        [*argv, *map(str, where.import_roots)],
-        env=airflow_env(airflow_home, where.dag_folder, os.environ),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return list(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def run_pod(pod: dict[str, Any], docker_host: str) -> subprocess.CompletedProcess[str]:
-    """The pod's first container on the engine as the kubelet would start it: its image,
-    command (the image's entrypoint when none), args, env and working folder."""
-    [container] = pod["spec"]["containers"]
-    argv = ["run", "--rm", "--network", "none"]
-    for item in container.get("env") or []:
-        if item.get("value") is not None:
-            argv += ["--env", f"{item['name']}={item['value']}"]
-    if container.get("working_dir"):
-        argv += ["--workdir", container["working_dir"]]
-    command = container.get("command") or []
-    if command:
-        argv += ["--entrypoint", command[0]]
-    argv += [container["image"], *command[1:], *(container.get("args") or [])]
-    return docker(*argv, docker_host=docker_host, check=False, timeout=600)
-
-
 IN_POD = r"""
 import json, sys, urllib.request
 url, body = sys.argv[1], sys.argv[2]
@@ -329,22 +273,18 @@ def in_pod(container: str, docker_host: str, url: str, body: str = "") -> tuple[
 
 
 def run_deployment(deployment: dict[str, Any], docker_host: str, body: str) -> tuple[str, str]:
-    """The Deployment's container on the engine as the kubelet starts it (image and its command,
-    env, user), until its readiness probe answers 200; then one prediction. Returns the
+    """The Deployment's container on the engine as the kubelet starts it (its image, command,
+    env and user), until its readiness probe answers 200; then one prediction. Returns the
     prediction's answer, or ``("", why)``."""
     pod = deployment["spec"]["template"]["spec"]
-    [container] = pod["containers"]
+    [spec] = pod["containers"]
+    argv = docker_run_argv(Container.of_manifest(spec), network="none")
     user = f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}"
-    argv = ["run", "-d", "--rm", "--network", "none", "--user", user]
-    for item in container.get("env") or []:
-        argv += ["--env", f"{item['name']}={item['value']}"]
-    if container.get("command"):
-        argv += ["--entrypoint", container["command"][0]]
-    argv += [container["image"], *container.get("command", [])[1:], *container.get("args", [])]
+    argv[1:1] = ["-d", "--user", user]  # in the background, as the pod's securityContext says
     started = docker(*argv, docker_host=docker_host).stdout.strip()
     try:
-        port = container["ports"][0]["containerPort"]
-        probe = container["readinessProbe"]["httpGet"]["path"]
+        port = spec["ports"][0]["containerPort"]
+        probe = spec["readinessProbe"]["httpGet"]["path"]
         deadline = time.monotonic() + 180
         while True:
             ready, said = in_pod(started, docker_host, f"http://127.0.0.1:{port}{probe}")
@@ -519,7 +459,7 @@ def after(step: tutorial_doc.Command, printed: str, j: Journey) -> list[str]:
         world.sha = j.shell.git("rev-parse", "--short=7", "HEAD")
         manifest_digest(j.registry, "acme-ml/ml/ml-nuj-project", f"sha-{world.sha}")
     elif words[:3] == ["somlier", "dags", "check"]:
-        return check_pods(j, Path(re.sub(r"^~(?=/|$)", str(world.home), words[3])), printed)
+        return check_pods(j, Path(re.sub(r"^~(?=/|$)", str(world.home), words[-1])), printed)
     elif words[:3] == ["somlier", "online", "deploy"] and "--once" in words:
         if '"predictions"' not in printed:
             return [f"no prediction:\n{printed}"]
@@ -532,19 +472,22 @@ def after(step: tutorial_doc.Command, printed: str, j: Journey) -> list[str]:
 
 
 def check_pods(j: Journey, checked: Path, printed: str) -> list[str]:
-    """`dags check` passed, and each DAG task's pod runs the project's ``main`` entrypoint from
-    the image the pipeline built; the GPU job's pod asks for its GPUs where they are."""
+    """`dags check` passed, and each DAG task's pod, as `dags check --json` reports it, runs the
+    project's ``main`` entrypoint from the image the pipeline built; the GPU job's pod asks for
+    its GPUs where they are."""
     wrong = []
     if "0 errors, 0 warnings" not in printed:
         wrong.append(f"somlier dags check found something:\n{printed}")
-    pods = {task["dag_id"]: task["pod"] for task in pod_specs(j.shell.cwd / checked, j.world.home)}
-    assert sorted(pods) == ["nuj_tutorial", "nuj_tutorial_gpu"], sorted(pods)
-    gpu = pods["nuj_tutorial_gpu"]["spec"]
-    limits = gpu["containers"][0]["resources"].get("limits") or {}
-    if limits.get("nvidia.com/gpu") != "2" or not gpu.get("node_selector"):
-        wrong.append(f"the GPU pod asks for {limits} on {gpu.get('node_selector')}")
+    code, out = j.shell.run(f"somlier dags check --json {shlex.quote(str(checked))}")
+    report = json.loads(out[out.index("{") :]) if "{" in out else {}
+    pods = {d["dag_id"]: t["pod"] for d in report.get("dags", []) for t in d["tasks"]}
+    if code != 0 or sorted(pods) != ["nuj_tutorial", "nuj_tutorial_gpu"]:
+        return [*wrong, f"somlier dags check --json (exit {code}):\n{out}"]
+    gpu = pods["nuj_tutorial_gpu"]
+    if gpu["limits"].get("nvidia.com/gpu") != "2" or not gpu["node_selector"]:
+        wrong.append(f"the GPU pod asks for {gpu['limits']} on {gpu['node_selector']}")
     for dag_id, pod in pods.items():
-        done = run_pod(pod, j.docker_host)
+        done = run_container(Container.of(pod), docker_host=j.docker_host)
         lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
         said = [(r.get("name"), r.get("stdout")) for r in lines if "stdout" in r]
         if done.returncode != 0 or ("main", "hello world!!\n") not in said:
