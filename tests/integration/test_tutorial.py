@@ -65,9 +65,9 @@ MAPPED: dict[str, str] = {
     "2f087c4eaec04b258e86e6fbed7d350b": "{run_id}",
     "sha-1a2b3c4": "sha-{sha}",
 }
-# `make install` installs this checkout's wheel (there is no index with somlier here); pip has no
-# index but the test's wheel folder, and the packages somlier needs are the notebook server's.
-MAKE_INSTALL = "make install SOMLIER_REQUIREMENT={wheel}"
+# `make install` installs this checkout's wheel, with no index but the test's wheel folder (the
+# packages somlier needs are the notebook server's already: nothing is downloaded).
+MAKE_INSTALL = "PIP_NO_INDEX=1 PIP_FIND_LINKS={links}/ make install SOMLIER_REQUIREMENT={wheel}"
 
 # SOMLIER_TUTORIAL_KEEP_GOING=1: run every step even after one failed, to see in one run every
 # step that fails (later failures may follow from the first).
@@ -113,7 +113,8 @@ class Shell:
     state: Path  # where bash leaves its folder and environment after each command
     transcript: list[str] = field(default_factory=list)
 
-    def run(self, command: str, stdin: str = "", timeout: float = 900) -> tuple[int, str]:
+    def run(self, command: str, stdin: str = "", timeout: float = 900) -> tuple[int, str, str]:
+        """Exit code, stdout and stderr of ``command``."""
         marker = self.state
         script = f'{command}\n__rc=$?\npwd > "{marker}.cwd"; env -0 > "{marker}.env"; exit $__rc\n'
         done = subprocess.run(
@@ -121,13 +122,12 @@ class Shell:
             cwd=self.cwd,
             env=self.env,
             input=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
-        self.transcript.append(f"$ {command}\n{done.stdout}[exit {done.returncode}]")
+        self.transcript.append(f"$ {command}\n{done.stdout}{done.stderr}[exit {done.returncode}]")
         cwd_file, env_file = Path(f"{marker}.cwd"), Path(f"{marker}.env")
         if cwd_file.is_file():
             self.cwd = Path(cwd_file.read_text().strip())
@@ -135,7 +135,7 @@ class Shell:
             self.env = {k: v for k, v in pairs if k not in ("_", "SHLVL", "OLDPWD")}
             cwd_file.unlink()
             env_file.unlink()
-        return done.returncode, done.stdout
+        return done.returncode, done.stdout, done.stderr
 
     def git(self, *args: str) -> str:
         """A git command where the user is (not part of the document)."""
@@ -217,7 +217,6 @@ def platform_environment(
     docker_host: str,
     registry: str,
     base_image: str,
-    find_links: str,
     server_bin: Path,
     github: FakeGitHub,
     deploy_origin: Path,
@@ -232,9 +231,9 @@ def platform_environment(
             "HOME": str(home),
             "PATH": os.pathsep.join([str(server_bin), str(BIN), os.environ["PATH"]]),
             "PYTHONPATH": os.pathsep.join([str(ROOT), site_packages()]),
-            "PIP_NO_INDEX": "1",
-            "PIP_FIND_LINKS": find_links + "/",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            # the notebook server's cache survives: the serving image's wheels are fetched once
+            "XDG_CACHE_HOME": str(Path.home() / ".cache"),
             "DOCKER_HOST": docker_host,
             "SOMLIER__REGISTRY__URL": f"{registry}/acme-ml/ml",
             "SOMLIER__REGISTRY__INSECURE": "true",
@@ -373,7 +372,6 @@ def test_the_tutorial_runs_as_written(
             docker_host=docker_host,
             registry=registry,
             base_image=base_image,
-            find_links=wheelhouse,
             server_bin=notebook_server_python(tmp_path / "notebook-server"),
             github=github,
             deploy_origin=deploy_origin.path,
@@ -391,11 +389,11 @@ def test_the_tutorial_runs_as_written(
         for step in tutorial_doc.read():
             command = world.to_test(step.text)
             if step.canonical == "make install":
-                command = MAKE_INSTALL.format(wheel=somlier_wheel)
-            code, printed = shell.run(command, stdin="".join(a + "\n" for a in step.answers))
+                command = MAKE_INSTALL.format(links=wheelhouse, wheel=somlier_wheel)
+            code, printed, logged = shell.run(command, "".join(a + "\n" for a in step.answers))
             where = f"docs/tutorial.md:{step.line}: {step.text}"
             if code != 0:
-                failures.append(f"{where}\nexit {code}:\n{printed}")
+                failures.append(f"{where}\nexit {code}:\n{printed}{logged}")
                 if not KEEP_GOING:
                     break
                 continue
@@ -478,8 +476,8 @@ def check_pods(j: Journey, checked: Path, printed: str) -> list[str]:
     wrong = []
     if "0 errors, 0 warnings" not in printed:
         wrong.append(f"somlier dags check found something:\n{printed}")
-    code, out = j.shell.run(f"somlier dags check --json {shlex.quote(str(checked))}")
-    report = json.loads(out[out.index("{") :]) if "{" in out else {}
+    code, out, _ = j.shell.run(f"somlier dags check --json {shlex.quote(str(checked))}")
+    report = json.loads(out) if out.startswith("{") else {}
     pods = {d["dag_id"]: t["pod"] for d in report.get("dags", []) for t in d["tasks"]}
     if code != 0 or sorted(pods) != ["nuj_tutorial", "nuj_tutorial_gpu"]:
         return [*wrong, f"somlier dags check --json (exit {code}):\n{out}"]
