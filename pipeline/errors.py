@@ -15,6 +15,11 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
 
+def clipped(value: str, limit: int = 80) -> str:
+    """``value`` cut to ``limit`` characters for a message: input is never echoed in full."""
+    return value if len(value) <= limit else f"{value[:limit]}… ({len(value) - limit} more)"
+
+
 class Diagnostic(NamedTuple):
     """One finding in one file, printed as ``path:line:col: error: message``. (A NamedTuple, not
     a dataclass: every CLI start imports this module, and dataclasses pulls in inspect.)"""

@@ -123,6 +123,15 @@ def _token(settings: PlatformSettings, no_auth: bool, host: str) -> Secret | Non
     help="SQLite file recording deployments [default: api.database of the platform settings, "
     ".somlier/api.sqlite3 at the monorepo root or in the current folder].",
 )
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="On SIGTERM or Ctrl-C, how long to keep running queued deployments and webhook "
+    "deliveries before exiting; what is left runs at the next start.",
+)
 @click.option("--openapi", is_flag=True, help="Print the OpenAPI spec (JSON) and exit.")
 @click.option(
     "--no-auth",
@@ -131,7 +140,13 @@ def _token(settings: PlatformSettings, no_auth: bool, host: str) -> Secret | Non
 )
 @repo_option
 def api(
-    host: str, port: int, db: Path | None, openapi: bool, no_auth: bool, repo: Path | None
+    host: str,
+    port: int,
+    db: Path | None,
+    drain_timeout: float,
+    openapi: bool,
+    no_auth: bool,
+    repo: Path | None,
 ) -> int:
     """Serve the REST API and the GitHub webhook receiver.
 
@@ -141,7 +156,10 @@ def api(
 
     Clients send 'Authorization: Bearer TOKEN', TOKEN being the value of SOMLIER_API_TOKEN
     (the variable named by api.token_env). Deployments are recorded in SQLite and survive a
-    restart. Stop with Ctrl-C.
+    restart. Stop with Ctrl-C or SIGTERM: queued work is finished first (--drain-timeout).
+
+    With --no-auth, only loopback Host values are answered (127.0.0.1, localhost, [::1]) and
+    env prod is refused.
     """
     _require_server_packages()
     if openapi:
@@ -158,8 +176,9 @@ def api(
     import uvicorn
 
     from pipeline.cli.comment_edge import webhook_receiver
+    from pipeline.online import tracking
     from pipeline.server.app import ApiConfig, create_app
-    from pipeline.server.deployers import default_deployer
+    from pipeline.server.deployers import default_deployer, registry_check
     from pipeline.server.store import DeploymentStore
     from pipeline.server.webhooks import STATE_KEY
 
@@ -173,11 +192,23 @@ def api(
                 "POST /webhooks/github answers 503",
                 err=True,
             )
+        elif receiver.repository is None:
+            click.echo(
+                "warning: github.projects_repo is not set: POST /webhooks/github ignores "
+                "every delivery",
+                err=True,
+            )
+        registry = tracking.resolve(
+            root=root or start,
+            settings_uri=settings.mlflow.tracking_uri,
+            env_uri=os.environ.get("MLFLOW_TRACKING_URI"),
+        )
         app = create_app(
-            ApiConfig(token=token, queue_size=settings.api.queue_size),
+            ApiConfig(token=token, queue_size=settings.api.queue_size, drain_timeout=drain_timeout),
             store,
-            default_deployer(settings, os.environ),
+            default_deployer(settings, os.environ, tracking_uri=registry.uri),
             state={"settings": settings, STATE_KEY: receiver},
+            check=registry_check(registry.uri),
         )
         server = uvicorn.Server(
             uvicorn.Config(app, log_config=_log_config(), lifespan="on", server_header=False)

@@ -264,7 +264,8 @@ def webhook_receiver(
     """The receiver of ``POST /webhooks/github``, for
     ``create_app(state={"github_webhooks": receiver})``: the secret from the variable that
     ``github.webhook_secret_env`` names, deliveries in ``webhooks.sqlite3`` next to the API
-    database (``database``), comments handled as in GitHub Actions."""
+    database (``database``), comments handled as in GitHub Actions; only deliveries about
+    ``github.projects_repo`` are acted on."""
     from pipeline.chatops.decide import Ignored, classify
     from pipeline.chatops.handle import handle
     from pipeline.config.settings import secret
@@ -288,4 +289,5 @@ def webhook_receiver(
         DeliveryStore(database.parent / "webhooks.sqlite3"),
         handler,
         classify=ignored,
+        repository=settings.github.projects_repo,
     )

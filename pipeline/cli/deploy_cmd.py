@@ -140,6 +140,11 @@ def deploy(
         settings_uri=settings.mlflow.tracking_uri,
         env_uri=os.environ.get("MLFLOW_TRACKING_URI"),
     )
+    from pipeline.online.registered import check_registered
+
+    # Before any plan, build or clone: an unknown model or version is refused at once (exit 2)
+    # with what the registry holds, --dry-run included.
+    check_registered(request.model_name, request.model_version, tracking_uri=where.uri)
     if use_k8s:
         return _deploy_on_k8s(request, settings, where.uri, dry_run=dry_run, as_json=as_json)
     for flag, given in (("--istio", istio), ("--gpu", gpu), ("--env", environment != "dev")):

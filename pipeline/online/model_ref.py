@@ -179,14 +179,6 @@ def resolve_model(
 
 
 def _known_versions(client: Any, name: str) -> str:
-    from mlflow.exceptions import MlflowException
+    from pipeline.online.registered import known_versions_hint
 
-    try:
-        quoted = name.replace("'", "\\'")
-        versions = client.search_model_versions(f"name = '{quoted}'")
-    except MlflowException:
-        return "check the name with `mlflow models` or the MLflow UI"
-    if not versions:
-        return "no model of that name is registered; register one with `somlier online register`"
-    numbers = sorted(int(v.version) for v in versions)
-    return "registered versions: " + ", ".join(str(n) for n in numbers)
+    return known_versions_hint(client, name)

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pipeline.errors import UserError
+from pipeline.errors import UserError, clipped
 
 # A registered model name as MLflow and Kubernetes both accept it once lower-cased: DNS-1123-ish.
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -31,15 +31,16 @@ class DeployRequest:
     def __post_init__(self) -> None:
         if not MODEL_NAME.fullmatch(self.model_name):
             raise UserError(
-                f"invalid model name {self.model_name!r}",
+                f"invalid model name {clipped(self.model_name)!r}",
                 hint="letters, digits, '.', '_' and '-', at most 63 characters",
             )
         if not MODEL_VERSION.fullmatch(str(self.model_version)):
             raise UserError(
-                f"invalid model version {self.model_version!r}", hint="a positive integer"
+                f"invalid model version {clipped(str(self.model_version))!r}",
+                hint="a positive integer",
             )
         if self.env not in ENVIRONMENTS:
-            raise UserError(f"invalid environment {self.env!r}", hint="dev or prod")
+            raise UserError(f"invalid environment {clipped(str(self.env))!r}", hint="dev or prod")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

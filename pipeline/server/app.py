@@ -2,8 +2,13 @@
 
 ``create_app(config, store, deployer)`` wires the routes, the bearer-token check, the error
 answers (every error is a :class:`~pipeline.server.schemas.Problem`) and the lifespan: at start
-it recovers deployments a previous process left unfinished and starts the worker; at shutdown it
-stops the worker. The store is opened and closed by the caller.
+it recovers deployments and webhook deliveries a previous process left unfinished and starts
+their workers; at shutdown (SIGTERM, Ctrl-C) it drains both queues for at most
+``ApiConfig.drain_timeout`` seconds, leaving the rest recorded for the next start. The store is
+opened and closed by the caller.
+
+Before any route, :mod:`pipeline.server.limits` caps the body's size as it is read and, without
+authentication, refuses non-loopback ``Host`` values.
 
 The GitHub webhook router (``pipeline.server.webhooks.router``) is included as is. Whatever it
 needs comes from ``request.app.state``: ``config`` (:class:`ApiConfig`), ``store`` (its
@@ -15,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +33,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
 from pipeline.config.settings import Secret
-from pipeline.errors import UserError
+from pipeline.errors import StepFailed, UserError
+from pipeline.online.request import DeployRequest
 from pipeline.server import webhooks
 from pipeline.server.auth import authorized, require_token, unauthorized
-from pipeline.server.problems import answer, body_not_json, refused_request, validation_problem
+from pipeline.server.deployers import LOCAL_REFUSED
+from pipeline.server.limits import DEFAULT_BODY_LIMIT, BodyLimit, LoopbackHosts
+from pipeline.server.problems import (
+    answer,
+    body_not_json,
+    field_problem,
+    refused_request,
+    validation_problem,
+)
 from pipeline.server.schemas import (
     DeploymentStatus,
     DeployPayload,
@@ -42,13 +57,18 @@ from pipeline.server.worker import Deployer, DeploymentWorker, QueueFull
 
 log = logging.getLogger("somlier.api")
 
+# Raises UserError when the request's model version cannot be deployed (not registered),
+# StepFailed when the registry cannot be asked: run before anything is queued.
+ModelCheck = Callable[[DeployRequest], None]
+
 DESCRIPTION = """\
 Deploy registered MLflow models through somlier, and follow the deployments.
 
 `POST /deploy` answers at once with a deployment id; the deployment runs in the background,
 one at a time, and `GET /deployments/{id}` reports its progress. Deployments are recorded in
 SQLite, so a restart loses nothing. Every operation but `/healthz` needs
-`Authorization: Bearer TOKEN`.
+`Authorization: Bearer TOKEN`. A model version that is not registered is refused at once (422)
+with the registered versions.
 """
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -61,10 +81,13 @@ VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class ApiConfig:
-    """How the API behaves. ``token`` None: no authentication (``somlier api --no-auth``)."""
+    """How the API behaves. ``token`` None: no authentication (``somlier api --no-auth``):
+    loopback ``Host`` values only, and no ``env: prod``. ``drain_timeout``: seconds a stop
+    waits for queued work."""
 
     token: Secret | None
     queue_size: int = 16
+    drain_timeout: float = 30.0
 
 
 def create_app(
@@ -73,9 +96,14 @@ def create_app(
     deployer: Deployer,
     *,
     state: Mapping[str, Any] | None = None,
+    check: ModelCheck | None = None,
 ) -> FastAPI:
-    """The ASGI app. Run its lifespan (uvicorn, or ``with TestClient(app)``) to run deployments."""
+    """The ASGI app. Run its lifespan (uvicorn, or ``with TestClient(app)``) to run deployments.
+
+    ``check``: refuses (422) a request whose model version is not registered, before it is
+    queued; ``somlier api`` asks the MLflow registry the deployer reads."""
     worker = DeploymentWorker(store, deployer, queue_size=config.queue_size)
+    receiver = (state or {}).get(webhooks.STATE_KEY)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,8 +116,14 @@ def create_app(
                 worker.submit(ident)
             except QueueFull:
                 store.fail(ident, "the queue was full when the server restarted: submit it again")
+        if isinstance(receiver, webhooks.WebhookReceiver):
+            receiver.start()
         yield
-        worker.stop()
+        deadline = time.monotonic() + config.drain_timeout
+        log.info("stopping: finishing queued work (at most %ss)", config.drain_timeout)
+        if isinstance(receiver, webhooks.WebhookReceiver):
+            receiver.stop(max(0.0, deadline - time.monotonic()))
+        worker.stop(max(0.0, deadline - time.monotonic()))
 
     app = FastAPI(
         title="somlier API",
@@ -97,6 +131,10 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.add_middleware(
+        BodyLimit, limits={"/webhooks/github": webhooks.MAX_BODY}, default=DEFAULT_BODY_LIMIT
+    )
+    app.add_middleware(LoopbackHosts, enabled=config.token is None)  # outermost: runs first
     app.state.config = config
     app.state.store = store
     app.state.worker = worker
@@ -143,18 +181,44 @@ def create_app(
         dependencies=[Depends(require_token)],
         responses={
             **AUTH_ERRORS,
+            403: {"model": Problem, "description": "`env: prod` on a server without auth."},
+            413: {"model": Problem, "description": "The body is larger than 64 KiB."},
             **VALIDATION_ERROR,
-            503: {"model": Problem, "description": "Too many deployments are waiting."},
+            503: {
+                "model": Problem,
+                "description": "Too many deployments are waiting, or the model registry "
+                "cannot be reached.",
+            },
         },
         response_description="Accepted: `Location` is the URL of the deployment's status.",
         tags=["deployments"],
     )
     def deploy(payload: DeployPayload, response: Response) -> Any:
-        """Queue a deployment and answer at once with its id; it runs in the background."""
+        """Queue a deployment and answer at once with its id; it runs in the background.
+
+        Refused at once (422) when the model version is not registered (the answer lists the
+        registered versions) or when ``is_k8s`` is false (local serving is the CLI's)."""
         try:
             request = payload.to_request()
         except UserError as exc:
             return answer(422, refused_request(exc))
+        if not request.use_k8s:
+            return answer(422, field_problem("is_k8s", LOCAL_REFUSED, "send is_k8s: true"))
+        if config.token is None and request.env == "prod":
+            return answer(
+                403,
+                Problem(
+                    detail="env prod needs authentication: this server runs with --no-auth",
+                ),
+            )
+        if check is not None:
+            try:
+                check(request)
+            except UserError as exc:
+                return answer(422, refused_request(exc))
+            except StepFailed as exc:
+                text = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+                return answer(503, Problem(detail=text), {"Retry-After": "30"})
         ident = store.create(request.to_json())
         try:
             worker.submit(ident)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, field_validator
 
+from pipeline.errors import clipped
 from pipeline.online.request import MODEL_NAME, MODEL_VERSION, DeployRequest
 from pipeline.server.store import Deployment, Status
 
@@ -83,7 +84,7 @@ class DeployPayload(BaseModel):
     def _project_name(cls, value: str | None) -> str | None:
         if value is not None and not PROJECT_NAME.fullmatch(value):
             raise ValueError(
-                f"invalid project name {value!r}: lower-case letters, digits and '-', "
+                f"invalid project name {clipped(value)!r}: lower-case letters, digits and '-', "
                 "at most 63 characters, starting and ending with a letter or digit"
             )
         return value

@@ -2,9 +2,11 @@
 background by the same code as ``somlier pipeline event`` (:mod:`pipeline.chatops.handle`).
 
 Every delivery must carry ``X-Hub-Signature-256``: HMAC-SHA256 of the raw body with the shared
-secret, compared in constant time; missing or wrong → 401 and nothing else. A delivery id
-(``X-GitHub-Delivery``) is recorded in SQLite before its work is queued, so a redelivery or a
-replay acts once, across restarts.
+secret, compared in constant time; missing or wrong → 401 and nothing else. Deliveries about
+another repository than ``github.projects_repo`` are ignored (and logged). A delivery is recorded
+in SQLite with its body before its work is queued (:mod:`pipeline.server.deliveries`), so a
+redelivery or a replay (even with a new id) acts once, and work cut short by a stop runs at the
+next start.
 
 The receiver (:class:`WebhookReceiver`: secret, delivery store, handler, one worker thread) is
 built at the CLI edge and handed to ``create_app(state={"github_webhooks": receiver})``; without
@@ -17,35 +19,27 @@ import hashlib
 import hmac
 import json
 import logging
+import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from pipeline.config.settings import Secret
+from pipeline.server.deliveries import Claim, DeliveryStore, signed_keys
+
+__all__ = ["Claim", "DeliveryStore", "WebhookReceiver", "signature", "verify"]
 
 log = logging.getLogger("somlier.webhooks")
 router = APIRouter()
 STATE_KEY = "github_webhooks"
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    id          TEXT PRIMARY KEY,
-    event       TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    state       TEXT NOT NULL DEFAULT 'queued',
-    result      TEXT
-);
-CREATE INDEX IF NOT EXISTS deliveries_received_at ON deliveries (received_at);
-"""
-# GitHub redelivers a delivery of the past three days at most; ids are kept a while longer.
-KEEP_DELIVERIES = timedelta(days=7)
+# GitHub caps payloads at 25 MB: the body limit (pipeline.server.limits) of this route.
+MAX_BODY = 25 * 1024 * 1024
+DRAIN_TIMEOUT = 30.0
 
 Handler = Callable[[str, dict[str, Any]], Any]
 Classifier = Callable[[str, dict[str, Any]], str | None]
@@ -63,70 +57,33 @@ def verify(secret: Secret, body: bytes, header: str | None) -> bool:
     )
 
 
-class DeliveryStore:
-    """The delivery ids seen, in SQLite (its own file: the API's schema is not touched). Ids
-    older than ``keep`` whose work is over are dropped as new ones come in: GitHub redelivers
-    only recent deliveries, so the file stays small on a server that runs for years."""
+def same_repository(given: object, configured: str) -> bool:
+    """GitHub compares owner/name case-insensitively, and its names are ASCII: any other
+    character (a Unicode lookalike such as the Kelvin sign, which ``lower()`` folds to "k") is
+    another repository."""
+    return (
+        isinstance(given, str)
+        and given.isascii()
+        and configured.isascii()
+        and given.lower() == configured.lower()
+    )
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        keep: timedelta = KEEP_DELIVERIES,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-    ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._keep = keep
-        self._now = now
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
 
-    def claim(self, delivery: str, event: str) -> bool:
-        """Record ``delivery``; False when it was recorded before (a replay)."""
-        now = self._now().astimezone(timezone.utc)
-        stamp, cutoff = (t.isoformat(timespec="seconds") for t in (now, now - self._keep))
-        with self._lock:
-            self._db.execute(
-                "DELETE FROM deliveries WHERE received_at < ? AND state != 'queued'", (cutoff,)
-            )
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?, ?, ?)",
-                (delivery, event, stamp),
-            )
-            return cursor.rowcount == 1
-
-    def finish(self, delivery: str, state: str, result: Any) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE deliveries SET state = ?, result = ? WHERE id = ?",
-                (state, json.dumps(result, default=str), delivery),
-            )
-
-    def get(self, delivery: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, event, received_at, state, result FROM deliveries WHERE id = ?",
-                (delivery,),
-            ).fetchone()
-        if row is None:
-            return None
-        keys = ("id", "event", "received_at", "state", "result")
-        data = dict(zip(keys, row, strict=True))
-        data["result"] = json.loads(data["result"]) if data["result"] else None
-        return data
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+def repository_of(payload: dict[str, Any]) -> object:
+    repository = payload.get("repository")
+    return repository.get("full_name") if isinstance(repository, dict) else None
 
 
 class WebhookReceiver:
     """What the route needs. ``handler(event, payload)`` runs in one background thread, in
     order of arrival; ``classify(event, payload)`` (optional, fast, no I/O) returns why an event
-    is ignored, so such deliveries are answered 200 without queueing anything."""
+    is ignored, so such deliveries are answered 200 without queueing anything.
+
+    ``repository``: the projects repository (``github.projects_repo``); deliveries about any
+    other repository are ignored, and every one is when it is not set. ``start()`` re-queues
+    what an earlier process left unfinished; ``stop(timeout)`` drains the queue for at most
+    ``timeout`` seconds and leaves the rest recorded for the next start.
+    """
 
     def __init__(
         self,
@@ -135,36 +92,117 @@ class WebhookReceiver:
         handler: Handler,
         *,
         classify: Classifier | None = None,
+        repository: str | None = None,
     ) -> None:
         self.secret = secret
         self.deliveries = deliveries
         self.handler = handler
         self.classify = classify
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="somlier-webhook")
-        self._pending: list[Future[None]] = []
+        self.repository = repository
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
-    def submit(self, delivery: str, event: str, payload: dict[str, Any]) -> None:
-        self._pending = [f for f in self._pending if not f.done()]  # not one per delivery forever
-        self._pending.append(self._pool.submit(self._work, delivery, event, payload))
+    def foreign(self, payload: dict[str, Any]) -> str | None:
+        """Why a delivery is not about the projects repository (None: it is)."""
+        if self.repository is None:
+            return "github.projects_repo is not set: deliveries of no repository are acted on"
+        given = repository_of(payload)
+        if same_repository(given, self.repository):
+            return None
+        shown = given[:100] if isinstance(given, str) else None
+        return f"the delivery is about {shown!r}, not the projects repository {self.repository}"
 
-    def _work(self, delivery: str, event: str, payload: dict[str, Any]) -> None:
+    def _canonical(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload naming the projects repository as configured (GitHub accepted another
+        case of it; API paths are built from this name)."""
+        repository = payload.get("repository")
+        if self.repository is not None and isinstance(repository, dict):
+            payload = {**payload, "repository": {**repository, "full_name": self.repository}}
+        return payload
+
+    def start(self) -> list[str]:
+        """Start the worker; queue again what was left queued or running. Returns those ids."""
+        left = [p.id for p in self.deliveries.unfinished()]
+        for ident in left:
+            log.warning("delivery %s: left unfinished by the last stop, run again", ident)
+            self._queue.put(ident)
+        if self._thread is None:
+            self._stopping.clear()
+            # A daemon: work still running past the drain timeout must not hold the exit; it
+            # stays 'running' in the store and runs again at the next start.
+            self._thread = threading.Thread(target=self._run, name="somlier-webhook", daemon=True)
+            self._thread.start()
+        return left
+
+    def submit(self, delivery: str) -> None:
+        """Queue a claimed delivery (its payload is in the store)."""
+        self._queue.put(delivery)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            item = self._queue.get()
+            try:
+                if item is None or self._stopping.is_set():
+                    return
+                self._work(item)
+            finally:
+                self._queue.task_done()
+
+    def _work(self, delivery: str) -> None:
         try:
-            result = self.handler(event, payload)
+            pending = self.deliveries.pending(delivery)
+            if pending is None:  # finished meanwhile
+                return
+            foreign = self.foreign(pending.payload)  # the settings may differ after a restart
+            if foreign is not None:
+                self._finish(delivery, "ignored", {"ignored": True, "reason": foreign})
+                return
+            self.deliveries.start(delivery)
+            result = self.handler(pending.event, self._canonical(pending.payload))
         except Exception as exc:  # the delivery is answered already: the log is the report
-            log.exception("delivery %s (%s) failed", delivery, event)
-            self.deliveries.finish(delivery, "failed", {"error": str(exc) or type(exc).__name__})
+            log.exception("delivery %s failed", delivery)
+            self._finish(delivery, "failed", {"error": str(exc) or type(exc).__name__})
             return
         to_json = getattr(result, "to_json", None)
-        self.deliveries.finish(delivery, "done", to_json() if callable(to_json) else None)
+        self._finish(delivery, "done", to_json() if callable(to_json) else None)
 
-    def drain(self, timeout: float = 60.0) -> None:
-        """Wait for the queued work (tests, and a clean shutdown)."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.result(timeout=timeout)
+    def _finish(self, delivery: str, state: str, result: Any) -> None:
+        try:
+            self.deliveries.finish(delivery, state, result)
+        except sqlite3.Error:  # closed by a stop that did not wait for this one
+            log.exception("delivery %s: cannot record that it is %s", delivery, state)
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until the queue is empty and nothing runs (at most ``timeout`` s); whether it
+        is."""
+        deadline = time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._queue.all_tasks_done.wait(left)
+        return True
+
+    def stop(self, timeout: float = DRAIN_TIMEOUT) -> bool:
+        """Drain for at most ``timeout`` s, then take no more work; whether all was done."""
+        if self._thread is None:
+            return True
+        drained = self.drain(timeout)
+        self._stopping.set()
+        self._queue.put(None)
+        if drained:
+            self._thread.join(timeout=5)
+        else:
+            log.warning(
+                "stopping before the webhook queue drained: what is left runs at the next start"
+            )
+        self._thread = None
+        return drained
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self.stop(0)
         self.deliveries.close()
 
 
@@ -178,43 +216,56 @@ def _answer(status: int, **body: Any) -> JSONResponse:
     summary="GitHub webhook deliveries",
     tags=["webhooks"],
     responses={
-        200: {"description": "A ping, an ignored event, or a delivery already received."},
+        200: {
+            "description": "A ping, an ignored event (or one about another repository), or a "
+            "delivery already received (same id, or same signed body or comment)."
+        },
         202: {"description": "Accepted: the work runs in the background."},
         400: {"description": "Not a GitHub delivery (headers or JSON body missing)."},
         401: {"description": "X-Hub-Signature-256 missing or wrong."},
+        413: {"description": "The body is larger than GitHub sends (25 MB)."},
         503: {"description": "The receiver is not configured (no webhook secret)."},
     },
 )
 async def github_webhook(request: Request) -> JSONResponse:
-    """Verify the signature, drop replays, answer at once; the work runs in the background."""
+    """Verify the signature, drop replays, answer at once; the work runs in the background.
+
+    The body's size was checked while it was read (:mod:`pipeline.server.limits`), before this
+    runs."""
     receiver = getattr(request.app.state, STATE_KEY, None)
     if not isinstance(receiver, WebhookReceiver) or receiver.secret is None:
         return _answer(503, detail="the webhook receiver is not configured (no webhook secret)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:  # refused before it is read
-        return _answer(413, detail="the payload is larger than GitHub sends")
     body = await request.body()
-    if len(body) > MAX_BODY:
-        return _answer(413, detail="the payload is larger than GitHub sends")
     if not verify(receiver.secret, body, request.headers.get("x-hub-signature-256")):
         return _answer(401, detail="X-Hub-Signature-256 is missing or wrong")
     event = request.headers.get("x-github-event")
     delivery = request.headers.get("x-github-delivery")
-    if not event or not delivery or len(delivery) > 100:
+    if not event or not delivery or len(delivery) > 100 or len(event) > 100:
         return _answer(400, detail="X-GitHub-Event and X-GitHub-Delivery are required")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _answer(400, detail="the body is not JSON (set the webhook's content type to json)")
+    except RecursionError:
+        return _answer(400, detail="the body is nested too deeply to be a GitHub delivery")
     if not isinstance(payload, dict):
         return _answer(400, detail="the body is not a JSON object")
     if event == "ping":
         return _answer(200, delivery=delivery, event=event, detail="pong")
-    if not receiver.deliveries.claim(delivery, event):
+    claim = receiver.deliveries.claim(
+        delivery, event, body=body, keys=signed_keys(event, body, payload)
+    )
+    if claim is Claim.REPLAY:
+        log.warning("delivery %s (%s): a replay of a signed body seen before", delivery, event)
+    if claim is not Claim.NEW:
         return _answer(200, delivery=delivery, event=event, duplicate=True)
     reason = receiver.classify(event, payload) if receiver.classify is not None else None
+    if reason is None:
+        reason = receiver.foreign(payload)
+        if reason is not None:
+            log.warning("delivery %s (%s) ignored: %s", delivery, event, reason)
     if reason is not None:
         receiver.deliveries.finish(delivery, "ignored", {"ignored": True, "reason": reason})
         return _answer(200, delivery=delivery, event=event, ignored=True, reason=reason)
-    receiver.submit(delivery, event, payload)
+    receiver.submit(delivery)
     return _answer(202, delivery=delivery, event=event, queued=True)

@@ -7,9 +7,11 @@ lifecycle with fakes and ``somlier api`` plugs in the real Kubernetes deployment
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +46,7 @@ class DeploymentWorker:
         self._deployer = deployer
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
+        self._stopping_at: float | None = None
 
     @property
     def waiting(self) -> int:
@@ -53,6 +56,7 @@ class DeploymentWorker:
         if self._thread is None:
             # A daemon: a deployment still running at shutdown must not hang the server's exit;
             # the next start marks it failed (see DeploymentStore.recover).
+            self._stopping_at = None
             self._thread = threading.Thread(target=self._run, name="somlier-deployer", daemon=True)
             self._thread.start()
 
@@ -64,17 +68,18 @@ class DeploymentWorker:
             raise QueueFull(ident) from None
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Finish the running deployment (waiting up to ``timeout`` s) and stop; the rest stays
-        queued in the store and runs after the next start."""
+        """Run what is queued for at most ``timeout`` s, then stop taking more: the rest stays
+        'queued' in the store and runs after the next start; a deployment still running then
+        is marked failed at the next start (half of it may have happened)."""
         if self._thread is None:
             return
-        while True:  # drop what is waiting: it stays 'queued' in the store
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        self._stopping_at = deadline
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_STOP, timeout=max(0.0, timeout))
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            log.warning("stopping before the deployment queue drained: the rest runs next start")
         self._thread = None
 
     def _run(self) -> None:
@@ -82,6 +87,8 @@ class DeploymentWorker:
             item = self._queue.get()
             if item is _STOP:
                 return
+            if self._stopping_at is not None and time.monotonic() >= self._stopping_at:
+                return  # past the drain timeout: it stays queued in the store
             assert isinstance(item, str)
             self._execute(item)
 

@@ -47,6 +47,10 @@ def load_payload(path: Path) -> dict[str, Any]:
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not a JSON event payload ({exc})") from None
+    except RecursionError:
+        raise UserError(
+            f"{path}: not a GitHub event payload: its JSON is nested too deeply"
+        ) from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: the event payload is not a JSON object")
     return data

@@ -13,7 +13,7 @@ from typing import Any
 from pipeline.chatops.permissions import PullState
 from pipeline.forge.github import Comment
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github-webhooks"
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 REPO = "acme/ml-projects"
 HEAD = "a" * 40
 

@@ -42,6 +42,7 @@ from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
 from tests.integration import test_kube_deploy as kube
 from tests.integration.conftest import GitRepo, MakeRepo
+from tests.integration.models import RegisteredModel
 from tests.unit.test_api_fakes import AUTH, FINISHED, PAYLOAD, TOKEN, Gated, instant, wait_until
 
 pytestmark = pytest.mark.integration
@@ -226,9 +227,12 @@ class Child:
         return "".join(self.lines)
 
 
-def start_api(folder: Path, *args: str, token: str | None = TOKEN) -> Child:
+def start_api(
+    folder: Path, *args: str, token: str | None = TOKEN, env_extra: dict[str, str] | None = None
+) -> Child:
     env = {k: v for k, v in os.environ.items() if k != "SOMLIER_API_TOKEN"}
     env["SOMLIER_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+    env.update(env_extra or {})
     if token is not None:
         env["SOMLIER_API_TOKEN"] = token
     proc = subprocess.Popen(
@@ -256,19 +260,28 @@ def start_api(folder: Path, *args: str, token: str | None = TOKEN) -> Child:
 
 
 def test_somlier_api_serves_keeps_deployments_across_a_restart_and_never_prints_the_token(
-    tmp_path: Path,
+    tmp_path: Path, registered_model: RegisteredModel
 ) -> None:
-    first = start_api(tmp_path)
+    registry = {"MLFLOW_TRACKING_URI": registered_model.tracking_uri}
+    first = start_api(tmp_path, env_extra=registry)
     assert next(x for x in first.lines if x.startswith("somlier api:")).rstrip() == (
         f"somlier api: {first.url} (database {tmp_path / '.somlier' / 'api.sqlite3'}; "
         "auth: bearer token from SOMLIER_API_TOKEN)"
     )
     assert httpx.post(f"{first.url}/deploy", json=PAYLOAD).status_code == 401
     local = {**PAYLOAD, "is_k8s": False}
-    ident = httpx.post(f"{first.url}/deploy", json=local, headers=AUTH).json()["id"]
+    refused = httpx.post(f"{first.url}/deploy", json=local, headers=AUTH)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == f"body.is_k8s: {LOCAL_REFUSED} (send is_k8s: true)"
+    # registered, but the server has no deploy repository: accepted, then fails
+    iris = {"model_name": registered_model.model_name, "model_version": 1, "is_k8s": True}
+    ident = httpx.post(f"{first.url}/deploy", json=iris, headers=AUTH, timeout=120).json()["id"]
     before = wait_until(lambda: status_of(first.url, ident), lambda d: d["status"] in FINISHED)
     assert before["status"] == "failed"
-    assert before["error"].startswith(LOCAL_REFUSED)
+    assert before["error"] == (
+        "this server has no deploy repository to open the pull request in (github.deploy_repo) "
+        "(hint: ask the operator of somlier api to set it and restart the server)"
+    )
     ping = b'{"zen": "Keep it logically awesome."}'
     pong = httpx.post(
         f"{first.url}/webhooks/github",
@@ -288,14 +301,22 @@ def test_somlier_api_serves_keeps_deployments_across_a_restart_and_never_prints_
     assert second.stop() == 130
     assert TOKEN not in first.log + second.log
     assert WEBHOOK_SECRET not in first.log + second.log
-    assert f"deployment {ident}: failed: {LOCAL_REFUSED}" in first.log
+    assert f"deployment {ident}: failed: this server has no deploy repository" in first.log
 
 
-def test_no_auth_serves_without_a_token(tmp_path: Path) -> None:
-    child = start_api(tmp_path, "--no-auth", "--db", str(tmp_path / "x.db"), token=None)
+def test_no_auth_serves_without_a_token(tmp_path: Path, registered_model: RegisteredModel) -> None:
+    child = start_api(
+        tmp_path,
+        "--no-auth",
+        "--db",
+        str(tmp_path / "x.db"),
+        token=None,
+        env_extra={"MLFLOW_TRACKING_URI": registered_model.tracking_uri},
+    )
     try:
         assert "warning: --no-auth: anyone who can reach this port can deploy models" in child.log
-        answer = httpx.post(f"{child.url}/deploy", json=PAYLOAD)
+        iris = {"model_name": registered_model.model_name, "model_version": 1, "is_k8s": True}
+        answer = httpx.post(f"{child.url}/deploy", json=iris, timeout=120)
         assert answer.status_code == 202
         db = str(tmp_path / "x.db")
         second = subprocess.run(

@@ -17,8 +17,9 @@ import pytest
 import uvicorn
 
 from pipeline.cli.comment_edge import webhook_receiver
-from pipeline.config.settings import PlatformSettings, Secret
+from pipeline.config.settings import GitHub, PlatformSettings, Secret
 from pipeline.server.app import ApiConfig, create_app
+from pipeline.server.deliveries import Claim
 from pipeline.server.store import DeploymentStore
 from pipeline.server.webhooks import DeliveryStore, WebhookReceiver, signature
 from tests.fakes.chatops import REPO, comment_payload
@@ -95,7 +96,8 @@ def receiver_for(fake: FakeGitHub, tmp_path: Path, secret: str | None = SECRET) 
     environ = {"GITHUB_TOKEN": "ghp_test", "GITHUB_API_URL": fake.url, "SOMLIER_GITHUB_PACE": "0"}
     if secret is not None:
         environ["SOMLIER_WEBHOOK_SECRET"] = secret
-    return webhook_receiver(None, PlatformSettings(), environ, tmp_path / "api.sqlite3")
+    settings = PlatformSettings(github=GitHub(projects_repo=REPO))
+    return webhook_receiver(None, settings, environ, tmp_path / "api.sqlite3")
 
 
 @pytest.fixture
@@ -225,7 +227,9 @@ def test_the_delivery_store_claims_each_id_once(tmp_path: Path) -> None:
     store = DeliveryStore(tmp_path / "w.sqlite3")
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(store.claim("same", "issue_comment")))
+        threading.Thread(
+            target=lambda: results.append(store.claim("same", "issue_comment") is Claim.NEW)
+        )
         for _ in range(8)
     ]
     for thread in threads:
@@ -234,3 +238,103 @@ def test_the_delivery_store_claims_each_id_once(tmp_path: Path) -> None:
         thread.join()
     assert sorted(results) == [False] * 7 + [True]
     store.close()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "acme/ml-projects-sandbox",  # another repository of the org (an org-wide hook)
+        "acme-sandbox/ml-projects",
+        "acme/ml_projects",
+        "\u0430cme/ml-projects",  # Cyrillic a
+        "acme/ml-pro\u0458ects",  # Cyrillic je
+        "acme/ml-project\u017f",  # long s: casefold() makes it "s"
+        "acme/ml-projects\u200b",  # a zero-width space
+    ],
+)
+def test_deliveries_about_another_repository_are_ignored_and_logged(
+    served: Served,
+    github: tuple[FakeGitHub, int],
+    name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sandbox repository's admin owns its roles, OWNERS and approvals: a delivery about it
+    must not act on the projects repository, whatever the spelling."""
+    fake, number = github
+    payload = help_comment(fake, number, body="/deploy churn-model 3 --env prod")
+    payload["repository"]["full_name"] = name
+    before = len(fake.requests)
+    with caplog.at_level("WARNING", logger="somlier.webhooks"):
+        answer = served.post(payload, delivery=f"d-{uuid.uuid4()}")
+    assert answer.status_code == 200
+    assert answer.json()["ignored"] is True
+    assert "not the projects repository acme/ml-projects" in answer.json()["reason"]
+    assert served.receiver is not None
+    served.receiver.drain()
+    assert len(fake.requests) == before and replies(fake, number) == []
+    assert any("not the projects repository" in r.getMessage() for r in caplog.records)
+
+
+def test_the_projects_repository_matches_case_insensitively(
+    served: Served, github: tuple[FakeGitHub, int]
+) -> None:
+    fake, number = github
+    payload = help_comment(fake, number)
+    payload["repository"]["full_name"] = REPO.upper()
+    assert served.post(payload).status_code == 202
+    assert served.receiver is not None
+    served.receiver.drain()
+    assert len(replies(fake, number)) == 1
+
+
+def test_without_a_projects_repository_every_delivery_is_ignored(
+    github: tuple[FakeGitHub, int], tmp_path: Path
+) -> None:
+    fake, number = github
+    environ = {
+        "GITHUB_TOKEN": "ghp_test",
+        "GITHUB_API_URL": fake.url,
+        "SOMLIER_GITHUB_PACE": "0",
+        "SOMLIER_WEBHOOK_SECRET": SECRET,
+    }
+    receiver = webhook_receiver(None, PlatformSettings(), environ, tmp_path / "api.sqlite3")
+    with Served(tmp_path, receiver) as server:
+        answer = server.post(help_comment(fake, number))
+        assert answer.status_code == 200
+        assert "github.projects_repo is not set" in answer.json()["reason"]
+    receiver.close()
+    assert replies(fake, number) == []
+
+
+def test_a_captured_body_replayed_with_a_new_delivery_id_acts_once(
+    github: tuple[FakeGitHub, int], tmp_path: Path
+) -> None:
+    """X-GitHub-Delivery is not signed: an attacker who captured one delivery can send it again
+    with any id. The signed body (and the comment it carries) is what is recognised."""
+    fake, number = github
+    payload = help_comment(fake, number)
+    body = json.dumps(payload).encode()
+    first = receiver_for(fake, tmp_path)
+    with Served(tmp_path, first) as server:
+        assert server.post(body, delivery="d-original").status_code == 202
+        replay = server.post(body, delivery="d-replayed")
+        assert replay.status_code == 200 and replay.json()["duplicate"] is True
+        first.drain()
+    first.close()
+    # after a restart, and with the same comment in a re-serialised (re-signed) body
+    second = receiver_for(fake, tmp_path)
+    with Served(tmp_path, second) as server:
+        assert server.post(body, delivery="d-after-restart").json()["duplicate"] is True
+        reordered = json.dumps(payload, indent=1).encode()
+        assert server.post(reordered, delivery="d-reordered").json()["duplicate"] is True
+        second.drain()
+    second.close()
+    assert len(replies(fake, number)) == 1
+    assert second.deliveries.path.exists()
+
+
+def test_a_deeply_nested_body_is_400(served: Served) -> None:
+    deep = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = served.post(deep, delivery="d-deep")
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": "the body is nested too deeply to be a GitHub delivery"}

@@ -123,9 +123,58 @@ def test_a_refused_request_queues_nothing(client: Client, store: DeploymentStore
     assert len(ran.seen) == 1
 
 
-def test_without_auth_no_token_is_needed(client: Client) -> None:
-    answer = client(token=None).post("/deploy", json=PAYLOAD)
+def test_without_auth_no_token_is_needed_on_loopback_names(client: Client) -> None:
+    c = client(token=None)
+    for host in ("127.0.0.1", "127.0.0.1:8000", "localhost:8000", "LOCALHOST", "[::1]:8000"):
+        answer = c.post("/deploy", json=PAYLOAD, headers={"Host": host})
+        assert answer.status_code == 202, host
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "testserver",
+        "evil.example",
+        "evil.example:8000",
+        "127.0.0.1.evil.example",
+        "localhost.",
+        "localhost:8000@evil.example",
+        "localhost:80:80",
+        "[::1]evil",
+        "127.0.0.2",
+        "0.0.0.0",
+        "",
+    ],
+)
+def test_without_auth_other_host_names_are_refused(
+    client: Client, store: DeploymentStore, host: str
+) -> None:
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 sends
+    ``Host: evil.example``; without auth nothing is answered to it."""
+    c = client(token=None)
+    for answer in (
+        c.post("/deploy", json=PAYLOAD, headers={"Host": host}),
+        c.get("/healthz", headers={"Host": host}),
+    ):
+        assert answer.status_code == 421
+        assert "without authentication" in answer.json()["detail"]
+    assert store.recover().requeued == ()  # nothing was recorded
+
+
+def test_with_auth_any_host_name_is_served(client: Client) -> None:
+    answer = client().post("/deploy", json=PAYLOAD, headers={**AUTH, "Host": "api.example"})
     assert answer.status_code == 202
+
+
+def test_without_auth_prod_is_refused(client: Client, store: DeploymentStore) -> None:
+    answer = client(token=None).post(
+        "/deploy", json={**PAYLOAD, "env": "prod"}, headers={"Host": "localhost"}
+    )
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == (
+        "env prod needs authentication: this server runs with --no-auth"
+    )
+    assert store.recover().requeued == ()
 
 
 def test_deploy_answers_202_and_the_deployment_succeeds(client: Client) -> None:
@@ -218,14 +267,15 @@ def test_the_version_may_be_a_number_or_a_string(client: Client, version: object
     assert answer.json()["request"]["model_version"] == "3"
 
 
-def test_only_the_model_is_required(client: Client) -> None:
-    answer = client().post("/deploy", json={"model_name": "m", "model_version": 1}, headers=AUTH)
+def test_only_the_model_and_is_k8s_are_required(client: Client) -> None:
+    body = {"model_name": "m", "model_version": 1, "is_k8s": True}
+    answer = client().post("/deploy", json=body, headers=AUTH)
     assert answer.status_code == 202
     assert answer.json()["request"] == {
         "project_name": None,
         "model_name": "m",
         "model_version": "1",
-        "is_k8s": False,
+        "is_k8s": True,
         "istio_enabled": False,
         "use_gpu": False,
         "env": "dev",
@@ -344,9 +394,173 @@ def test_a_restart_fails_what_was_running_and_runs_what_was_queued(tmp_path: Pat
     restarted.close()
 
 
-def test_the_default_deployer_refuses_local_serving(client: Client) -> None:
+def test_local_serving_is_refused_before_anything_is_queued(
+    client: Client, store: DeploymentStore
+) -> None:
     c = client(default_deployer(PlatformSettings(), {}))
-    ident = c.post("/deploy", json={**PAYLOAD, "is_k8s": False}, headers=AUTH).json()["id"]
-    done = finished(c, ident)
-    assert done["status"] == "failed"
-    assert done["error"].startswith(LOCAL_REFUSED)
+    for body in ({**PAYLOAD, "is_k8s": False}, {"model_name": "m", "model_version": 1}):
+        answer = c.post("/deploy", json=body, headers=AUTH)
+        assert answer.status_code == 422
+        assert answer.json()["detail"] == f"body.is_k8s: {LOCAL_REFUSED} (send is_k8s: true)"
+    assert store.recover().requeued == ()
+
+
+def test_the_default_deployer_refuses_local_serving_too() -> None:
+    from pipeline.errors import UserError
+    from pipeline.online.request import DeployRequest
+
+    deploy = default_deployer(PlatformSettings(), {})
+    with pytest.raises(UserError, match="local serving is only available from the CLI"):
+        deploy(DeployRequest("m", "1"), lambda _: None)
+
+
+class Registry:
+    """A model check standing for the MLflow registry: model ``m`` has versions 1 and 2."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        self.down = down
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, request: Any) -> None:
+        from pipeline.errors import StepFailed, UserError
+
+        self.asked.append((request.model_name, request.model_version))
+        if self.down:
+            raise StepFailed("looking up m failed at http://mlflow", hint="is it up?")
+        if request.model_name != "m":
+            raise UserError(f"no model named {request.model_name!r} is registered in x")
+        if request.model_version not in ("1", "2"):
+            raise UserError(
+                f"no version {request.model_version} of model 'm' in the registry at x",
+                hint="registered versions: 1, 2",
+            )
+
+
+def registry_client(store: DeploymentStore, check: Registry) -> TestClient:
+    return TestClient(create_app(ApiConfig(Secret(TOKEN)), store, instant, check=check))
+
+
+def test_an_unregistered_model_version_is_422_before_anything_is_queued(
+    store: DeploymentStore,
+) -> None:
+    check = Registry()
+    with registry_client(store, check) as c:
+        body = {"model_name": "m", "model_version": 3, "is_k8s": True}
+        answer = c.post("/deploy", json=body, headers=AUTH)
+        assert answer.status_code == 422
+        assert answer.json()["errors"] == [
+            {
+                "loc": ["body", "model_version"],
+                "message": "no version 3 of model 'm' in the registry at x "
+                "(registered versions: 1, 2)",
+                "type": "value_error",
+            }
+        ]
+        unknown = c.post("/deploy", json={**body, "model_name": "n"}, headers=AUTH)
+        assert unknown.status_code == 422
+        assert unknown.json()["errors"][0]["loc"] == ["body", "model_name"]
+        assert store.recover().requeued == ()
+        good = c.post("/deploy", json={**body, "model_version": 2}, headers=AUTH)
+        assert good.status_code == 202
+    assert check.asked == [("m", "3"), ("n", "3"), ("m", "2")]
+
+
+def test_an_unreachable_registry_is_503(store: DeploymentStore) -> None:
+    with registry_client(store, Registry(down=True)) as c:
+        answer = c.post("/deploy", json={**PAYLOAD, "model_name": "m"}, headers=AUTH)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.json()["detail"] == "looking up m failed at http://mlflow (is it up?)"
+
+
+def test_a_huge_field_is_not_echoed_back(client: Client) -> None:
+    c = client()
+    huge = "x" * 60_000
+    for body in (
+        {**PAYLOAD, "model_name": huge},
+        {**PAYLOAD, "project_name": huge},
+        {**PAYLOAD, huge: 1},
+        {**PAYLOAD, "model_version": huge},
+    ):
+        answer = c.post("/deploy", json=body, headers=AUTH)
+        assert answer.status_code == 422
+        assert len(answer.content) < 2_000, answer.text[:200]
+        assert "more)" in answer.text
+
+
+def test_a_body_past_64_kib_is_413_even_with_a_token(
+    client: Client, store: DeploymentStore
+) -> None:
+    c = client()
+    big = {**PAYLOAD, "model_name": "x" * 70_000}
+    for headers in (AUTH, {}):
+        answer = c.post("/deploy", json=big, headers=headers)
+        assert answer.status_code == 413
+        assert answer.json() == {
+            "detail": "the body is larger than this endpoint takes (64 KiB)",
+            "errors": [],
+        }
+    assert store.recover().requeued == ()
+
+
+def test_a_deeply_nested_body_is_a_client_error(client: Client) -> None:
+    c = client()
+    deep = b'{"model_name": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    answer = c.post("/deploy", content=deep, headers={**AUTH, "Content-Type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["type"] == "json_invalid"
+
+
+def test_what_the_server_lacks_is_said_for_an_api_client() -> None:
+    """No `--dry-run` or "set GITHUB_TOKEN" hint: a REST client can do neither."""
+    from pipeline.config.settings import GitHub
+    from pipeline.errors import UserError
+    from pipeline.online.request import DeployRequest
+
+    request = DeployRequest("m", "1", use_k8s=True)
+    no_repo = default_deployer(PlatformSettings(), {"GITHUB_TOKEN": "t"})
+    with pytest.raises(UserError) as caught:
+        no_repo(request, lambda _: None)
+    assert caught.value.message.startswith("this server has no deploy repository")
+    settings = PlatformSettings(github=GitHub(deploy_repo="acme/deploy"))
+    with pytest.raises(UserError) as caught:
+        default_deployer(settings, {})(request, lambda _: None)
+    assert caught.value.message == (
+        "this server has no GitHub token (GITHUB_TOKEN) to open the pull request with"
+    )
+    assert caught.value.hint == "ask the operator of somlier api to set it and restart the server"
+
+
+def run_two_and_stop(store: DeploymentStore, drain_timeout: float) -> tuple[str, str]:
+    """Queue two deployments behind a gate, then stop the server while the first one runs; the
+    gate opens once the stop has begun."""
+    import threading
+
+    gated = Gated()
+    config = ApiConfig(Secret(TOKEN), drain_timeout=drain_timeout)
+    c = TestClient(create_app(config, store, gated))
+    c.__enter__()
+    first = c.post("/deploy", json=PAYLOAD, headers=AUTH).json()["id"]
+    second = c.post("/deploy", json=PAYLOAD, headers=AUTH).json()["id"]
+    assert gated.entered.wait(30)
+    opener = threading.Timer(0.2, gated.gate.set)
+    opener.start()
+    c.__exit__(None, None, None)
+    opener.join()
+    return first, second
+
+
+def test_a_stop_finishes_the_queued_deployments_within_the_drain_timeout(
+    store: DeploymentStore,
+) -> None:
+    first, second = run_two_and_stop(store, drain_timeout=60)
+    statuses = [store.get(i).status for i in (first, second)]  # type: ignore[union-attr]
+    assert statuses == ["succeeded", "succeeded"]
+
+
+def test_what_the_drain_timeout_leaves_runs_at_the_next_start(store: DeploymentStore) -> None:
+    first, second = run_two_and_stop(store, drain_timeout=0)
+    assert store.get(second).status == "queued"  # type: ignore[union-attr]
+    with TestClient(create_app(ApiConfig(Secret(TOKEN)), store, instant)) as c:
+        assert finished(c, second)["status"] == "succeeded"
+        assert finished(c, first)["status"] in FINISHED

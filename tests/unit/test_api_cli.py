@@ -31,7 +31,7 @@ def test_the_spec_documents_auth_and_every_answer() -> None:
     deploy = spec["paths"]["/deploy"]["post"]
     status = spec["paths"]["/deployments/{deployment_id}"]["get"]
     health = spec["paths"]["/healthz"]["get"]
-    assert set(deploy["responses"]) == {"202", "401", "422", "503"}
+    assert set(deploy["responses"]) == {"202", "401", "403", "413", "422", "503"}
     assert set(status["responses"]) == {"200", "401", "404", "422"}
     assert set(health["responses"]) == {"200", "503"}
     for operation in (deploy, status):

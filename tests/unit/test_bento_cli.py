@@ -66,3 +66,12 @@ def test_the_command_module_imports_only_light_things() -> None:
         if isinstance(n, ast.ImportFrom) and n.module and n.col_offset > 0
     }
     assert "pipeline.online.serve_local" in lazy  # bentoml/mlflow come in only when serving
+
+
+def test_a_huge_model_name_is_not_echoed_back(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(["x!" * 60_000, "1", "-C", str(tmp_path)], capsys)
+    assert code == 2
+    assert "invalid model name 'x!x!" in err and "(119920 more)" in err
+    assert len(out + err) < 1_000

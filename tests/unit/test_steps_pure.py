@@ -14,7 +14,7 @@ from pipeline.notify.message import Message
 from pipeline.steps import report
 from pipeline.steps.event import DefaultBranchBuild, Ignored, PullRequestBuild, decide, load_payload
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "github-webhooks"
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 HASH = "ab" * 32
 
@@ -88,6 +88,10 @@ def test_other_events_and_bad_payloads(tmp_path: Path) -> None:
     bad.write_text("[1, 2")
     with pytest.raises(UserError, match="not a JSON event payload"):
         load_payload(bad)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"action": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(UserError, match="its JSON is nested too deeply"):
+        load_payload(deep)
 
 
 def outcome(name: str, ok: bool = True, **kw: object) -> Outcome:
