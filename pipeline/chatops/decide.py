@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.chatops.parse import Command, parse_comment, shown
-from pipeline.chatops.permissions import WRITE_ROLES, Facts, allowed
+from pipeline.chatops.permissions import OWNERS_PATH, WRITE_ROLES, Facts, allowed
+from pipeline.online.names import model_key, spelling_clash
 
 MARKER_PREFIX = "<!-- somlier:chatops"
 _BOT_TYPES = frozenset({"Bot", "Organization"})
@@ -97,10 +98,11 @@ def needs_facts(event: CommentEvent) -> bool:
 
 
 def _scope_of(command: Command, facts: Facts) -> tuple[list[str], str | None]:
+    """The canonical project names and the environment a command acts on."""
     if command.name in ("deploy", "rollback"):
-        return [str(command.model)], command.env
+        return [model_key(str(command.model))], command.env
     if command.projects:
-        return list(command.projects), None
+        return [model_key(p) for p in command.projects], None
     # no project named: the PR's changed projects, which may include any restricted one
     return sorted(facts.owners.projects), None
 
@@ -125,14 +127,24 @@ def verdict(event: CommentEvent, command: Command, facts: Facts | None) -> Verdi
         return Refused(command, facts.owners.error)
     projects, env = _scope_of(command, facts)
     for name in projects:
+        listed = facts.owners.spelled.get(name, name)
         if name in facts.owners.projects and not allowed(
             facts.owners.projects[name], event.login, facts.teams
         ):
-            return Refused(command, f"{who} is not on the allowlist of project {name!r}")
+            return Refused(command, f"{who} is not on the allowlist of project {listed!r}")
+        if command.model is not None and name in facts.owners.spelled and listed != command.model:
+            # another spelling of a listed model: one folder, branch and allowlist for both
+            return Refused(command, spelling_clash(command.model, listed, OWNERS_PATH).message)
     envs = facts.owners.environments
     if env is not None and env in envs and not allowed(envs[env], event.login, facts.teams):
         return Refused(command, f"{who} is not on the allowlist of environment {env!r}")
     if command.name == "deploy" and command.env == "prod":
+        if facts.pull.base != event.default_branch:
+            return Refused(
+                command,
+                f"a prod deploy needs a pull request into the default branch "
+                f"{event.default_branch!r}; this one targets {facts.pull.base!r}",
+            )
         if not facts.approved:
             return Refused(
                 command,
@@ -141,7 +153,31 @@ def verdict(event: CommentEvent, command: Command, facts: Facts | None) -> Verdi
             )
         if facts.pull.mergeable is not True:
             return Refused(command, "a prod deploy needs a mergeable pull request")
+        outside = _not_from_this_pull(command, facts)
+        if outside is not None:
+            return Refused(command, outside)
     return Accepted(command, facts.pull.head_sha)
+
+
+def _not_from_this_pull(command: Command, facts: Facts) -> str | None:
+    """Why the PR's approval does not cover this model version (None: it does). It covers the
+    versions whose MLflow run was made from a commit of this PR (run tags ``somlier.commit``,
+    ``mlflow.source.git.commit``; every one present must be a commit of the PR)."""
+    what = f"{command.model} version {command.version}"
+    built = facts.sources.get((str(command.model), str(command.version)), "it was not read")
+    covers = (
+        "the approval of a pull request covers only model versions registered from a run of "
+        "one of its commits (run tag somlier.commit or mlflow.source.git.commit)"
+    )
+    if isinstance(built, str):
+        return f"cannot tell which commit {what} was built from ({built}); {covers}"
+    if not built:
+        return f"{what} records no commit it was built from; {covers}"
+    foreign = [sha for sha in built if sha not in facts.commits]
+    if foreign:
+        where = f"`{foreign[0][:12]}`, not a commit of this pull request"
+        return f"{what} was built from {where}; {covers}"
+    return None
 
 
 def decide(event: CommentEvent, facts: Facts | None) -> list[Verdict]:
@@ -159,8 +195,17 @@ def verdict_json(item: Verdict) -> dict[str, Any]:
     return data
 
 
+def is_prod_deploy(command: Command) -> bool:
+    return command.error is None and command.name == "deploy" and command.env == "prod"
+
+
 def needs_approval(event: CommentEvent) -> bool:
-    return any(c.error is None and c.name == "deploy" and c.env == "prod" for c in event.commands)
+    return any(is_prod_deploy(c) for c in event.commands)
+
+
+def prod_versions(event: CommentEvent) -> list[tuple[str, str]]:
+    """The (model, version) pairs of the comment's prod deploys: whose origin is read."""
+    return [(str(c.model), str(c.version)) for c in event.commands if is_prod_deploy(c)]
 
 
 def relevant_scopes(event: CommentEvent) -> tuple[set[str], set[str]]:
@@ -171,8 +216,8 @@ def relevant_scopes(event: CommentEvent) -> tuple[set[str], set[str]]:
         if command.error is not None or command.name == "help":
             continue
         if command.name in ("deploy", "rollback"):
-            projects.add(str(command.model))
+            projects.add(model_key(str(command.model)))
             envs.add(command.env)
         else:
-            projects.update(command.projects or {"*"})
+            projects.update({model_key(p) for p in command.projects} or {"*"})
     return projects, envs

@@ -2,7 +2,9 @@
 
 Right before each action starts, the pull request's head is read again: when it moved since the
 command was accepted (someone pushed after the comment), the command is aborted, so what runs is
-always what the commenter saw.
+always what the commenter saw. A prod deploy also has its approval read again, right before it
+starts and (through :attr:`ActionContext.recheck`) right before its push to the deploy
+repository: a dismissed approval, a new push or a changed base branch aborts it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.chatops.decide import Accepted, CommentEvent, Refused, Verdict
+from pipeline.chatops.decide import Accepted, CommentEvent, Refused, Verdict, is_prod_deploy
 from pipeline.chatops.feedback import Feedback
 from pipeline.chatops.parse import Command, help_text
 from pipeline.errors import SomlierError
@@ -26,6 +28,12 @@ class ActionContext:
     number: int
     head_sha: str  # the commit to act on: the PR head the command was accepted on
     log: Callable[[str], None]
+    # raises Withdrawn when what the command was accepted on no longer holds (prod deploys)
+    recheck: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+
+
+class Withdrawn(SomlierError):
+    """The approval a prod deploy was accepted on was withdrawn before its push."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,9 @@ class Outcome:
         }
 
 
+Recheck = Callable[[Accepted], str | None]  # why an accepted prod deploy no longer holds
+
+
 def run(
     event: CommentEvent,
     verdicts: Sequence[Verdict],
@@ -66,10 +77,11 @@ def run(
     current_head: Callable[[], str],
     feedback: Feedback,
     log: Callable[[str], None],
+    recheck: Recheck | None = None,
 ) -> list[Outcome]:
     outcomes = []
     for item in verdicts:
-        outcome = _one(event, item, actions, current_head, feedback, log)
+        outcome = _one(event, item, actions, current_head, feedback, log, recheck)
         feedback.reply(outcome.command, outcome.state, outcome.message)
         outcomes.append(outcome)
     return outcomes
@@ -82,6 +94,7 @@ def _one(
     current_head: Callable[[], str],
     feedback: Feedback,
     log: Callable[[str], None],
+    recheck: Recheck | None = None,
 ) -> Outcome:
     command = item.command
     if command.unknown:
@@ -104,9 +117,20 @@ def _one(
             "after the command was accepted; nothing was run. Comment again to act on the "
             "new head.",
         )
-    context = ActionContext(event.repo, event.number, item.head_sha, log)
+    if is_prod_deploy(command) and recheck is None:
+        return Outcome(command, "failed", "a prod deploy cannot be checked again here")
+    guard = _guard(recheck, item) if is_prod_deploy(command) and recheck else _no_check
+    context = ActionContext(event.repo, event.number, item.head_sha, log, recheck=guard)
     try:
+        guard()  # before anything is built; the deploy calls it again right before its push
         result = action(command, context)
+    except Withdrawn as exc:
+        return Outcome(
+            command,
+            "aborted",
+            f"{exc.message}: the prod deploy was stopped before it was pushed, nothing was "
+            "changed. Get the pull request approved again, then comment again.",
+        )
     except SomlierError as exc:
         text = exc.message + (f"\n\nhint: {exc.hint}" if exc.hint else "")
         return Outcome(command, "failed", text)
@@ -116,6 +140,19 @@ def _one(
             command, "failed", f"internal error ({type(exc).__name__}): see the somlier log"
         )
     return Outcome(command, "done" if result.ok else "failed", result.summary, result.details)
+
+
+def _no_check() -> None:
+    return None
+
+
+def _guard(recheck: Recheck, item: Accepted) -> Callable[[], None]:
+    def guard() -> None:
+        reason = recheck(item)
+        if reason is not None:
+            raise Withdrawn(reason)
+
+    return guard
 
 
 def reaction_for(outcomes: Sequence[Outcome]) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from pipeline.chatops import dispatch
 from pipeline.chatops.decide import (
+    Accepted,
     CommentEvent,
     Ignored,
     Refused,
@@ -17,11 +18,12 @@ from pipeline.chatops.decide import (
     decide,
     needs_approval,
     needs_facts,
+    prod_versions,
     relevant_scopes,
     verdict_json,
 )
 from pipeline.chatops.feedback import FAILED, RECEIVED, Feedback, WriteForge
-from pipeline.chatops.permissions import ReadForge, gather
+from pipeline.chatops.permissions import Provenance, ReadForge, gather, withdrawn
 from pipeline.errors import SomlierError, UserError
 
 
@@ -73,12 +75,14 @@ def handle(
     actions: Mapping[str, dispatch.Action],
     dry_run: bool,
     log: Callable[[str], None],
+    provenance: Provenance | None = None,
 ) -> Report:
     """Classify, check, answer and run the commands of one event.
 
     ``forge_for(repo)``: the GitHub client of the repository, or None without a token (then
     only events that need no API call can be handled). ``dry_run``: read, decide and report;
-    no reaction, no reply, no action.
+    no reaction, no reply, no action. ``provenance(model, version)``: the commits a model
+    version was built from (its MLflow run's tags); without it no prod deploy is accepted.
     """
     event = classify(name, payload)
     if isinstance(event, Ignored):
@@ -105,6 +109,8 @@ def handle(
                 projects=projects,
                 environments=environments,
                 need_approval=needs_approval(event),
+                versions=prod_versions(event),
+                provenance=provenance,
             )
         except SomlierError as exc:
             if dry_run:
@@ -119,8 +125,18 @@ def handle(
         assert forge is not None
         return forge.pull_state(event.number, reviews=False).head_sha
 
+    def recheck(item: Accepted) -> str | None:
+        assert forge is not None and facts is not None
+        return withdrawn(forge, event.number, facts, event.default_branch)
+
     outcomes = dispatch.run(
-        event, verdicts, actions=actions, current_head=current_head, feedback=feedback, log=log
+        event,
+        verdicts,
+        actions=actions,
+        current_head=current_head,
+        feedback=feedback,
+        log=log,
+        recheck=recheck,
     )
     feedback.react(dispatch.reaction_for(outcomes))
     return Report(event=event, verdicts=verdicts, outcomes=tuple(outcomes))

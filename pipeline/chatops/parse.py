@@ -1,8 +1,9 @@
 """The comment command grammar: a strict tokenizer, never a shell.
 
-A command is a line of the comment that starts with ``/`` (outside fenced code blocks). Its
-words are split on whitespace only; every word must match a narrow pattern before anything
-looks at it, so quotes, ``$``, ``;``, backticks, pipes or redirections are refused, never
+A command is a line of the comment that starts with ``/`` and that a reader sees as top-level
+text (:mod:`pipeline.chatops.visible`: not quoted, not code, not hidden by HTML). Its words
+are split on whitespace only; every word must match a narrow pattern before anything looks at
+it, so quotes, ``$``, ``;``, backticks, pipes or redirections are refused, never
 interpreted. A refused line is reported back with the reason; it reaches no API and no action.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from pipeline.chatops.visible import FORMATTED
 from pipeline.online.request import ENVIRONMENTS, MODEL_NAME, MODEL_VERSION
 
 COMMANDS = ("deploy", "build", "dag", "rollback", "help")
@@ -21,7 +23,6 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _OPTION = re.compile(r"--([a-z][a-z-]*)(?:=([A-Za-z0-9][A-Za-z0-9._-]*))?")
 _COMMAND = re.compile(r"/([A-Za-z][A-Za-z0-9_-]*)")
 PROJECT = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
 USAGE = {
     "deploy": "/deploy MODEL VERSION [--gpu] [--istio] [--env dev|prod]",
@@ -67,20 +68,19 @@ def shown(word: str, limit: int = 40) -> str:
 
 
 def command_lines(body: str) -> list[str]:
-    """The lines that are commands: start with ``/``, outside fenced code blocks."""
-    lines, fenced = [], False
-    for line in body.splitlines():
-        if _FENCE.match(line):
-            fenced = not fenced
-            continue
-        stripped = line.strip()
-        match = _COMMAND.match(stripped)
-        if fenced or match is None:
+    """The lines that are commands: visible lines of top-level paragraphs that start with
+    ``/`` (:mod:`pipeline.chatops.visible`: as GitHub renders the comment)."""
+    from pipeline.chatops.visible import visible_lines
+
+    lines = []
+    for line in visible_lines(body):
+        match = _COMMAND.match(line)
+        if match is None:
             continue
         # "/tmp is full" is prose, "/deploy;id" a command refused as written
-        rest = stripped[match.end() :]
+        rest = line[match.end() :]
         if not rest or rest[0].isspace() or match.group(1).lower() in COMMANDS:
-            lines.append(stripped)
+            lines.append(line)
     return lines
 
 
@@ -108,6 +108,11 @@ def parse_line(index: int, line: str) -> Command:
         )
     if len(line) > MAX_LINE:
         return replace(bare, error=f"the line is longer than {MAX_LINE} characters")
+    if FORMATTED in line:
+        return replace(
+            bare,
+            error="a command line is plain text: no code spans, links, emphasis or HTML in it",
+        )
     words = line.split()[1:]
     if line[match.end() :] and not line[match.end()].isspace():
         return replace(bare, error=f"unexpected characters after /{name}")
@@ -192,6 +197,7 @@ def help_text() -> str:
         "",
         "Only collaborators with write, maintain or admin permission may run them, within the "
         "allowlists of `.somlier/OWNERS.yaml` on the default branch. A `prod` deploy needs an "
-        "approved, mergeable pull request.",
+        "approved, mergeable pull request into the default branch, and a model version "
+        "registered from a run of one of its commits.",
     ]
     return "\n".join(lines)

@@ -12,6 +12,11 @@ The file (optional)::
         users: [alice]
         teams: [acme/sre]
 
+Project and model names are matched on their canonical form
+(:func:`pipeline.online.names.model_key`: case and separators folded, as the deploy folder and
+branch are named), so ``CHURN-MODEL`` and ``churn_model`` fall under the entry of
+``churn-model``; two entries with one canonical form make the file invalid.
+
 A project or environment without an entry is open to everyone with write, maintain or admin
 permission; one with an entry is open only to the users and team members it lists. A file that
 does not parse refuses every command (it never falls open).
@@ -20,11 +25,12 @@ does not parse refuses every command (it never falls open).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.errors import SomlierError
+from pipeline.online.names import model_key
 
 OWNERS_PATH = ".somlier/OWNERS.yaml"
 WRITE_ROLES = frozenset({"write", "maintain", "admin"})
@@ -40,7 +46,8 @@ class Allowlist:
 
 @dataclass(frozen=True)
 class Owners:
-    projects: dict[str, Allowlist] = field(default_factory=dict)
+    projects: dict[str, Allowlist] = field(default_factory=dict)  # by canonical name
+    spelled: dict[str, str] = field(default_factory=dict)  # canonical name -> as in the file
     environments: dict[str, Allowlist] = field(default_factory=dict)
     error: str | None = None  # the file is broken: every command is refused with this
 
@@ -57,8 +64,19 @@ def parse_owners(text: bytes | None, default_org: str) -> Owners:
 
     try:
         data = yamlsafe.load_text(text, OWNERS_PATH).data
+        written = _section(data, "projects", default_org)
+        spelled: dict[str, str] = {}
+        for name in written:
+            key = model_key(name)
+            if key in spelled:
+                raise ValueError(
+                    f"projects {spelled[key]!r} and {name!r} differ only in case or "
+                    "separators: they name one model"
+                )
+            spelled[key] = name
         return Owners(
-            projects=_section(data, "projects", default_org),
+            projects={model_key(name): allow for name, allow in written.items()},
+            spelled=spelled,
             environments=_section(data, "environments", default_org),
         )
     except (SomlierError, ValueError) as exc:
@@ -105,6 +123,8 @@ class ReadForge(Protocol):
 
     def pull_state(self, number: int, *, reviews: bool = True) -> PullState: ...
 
+    def pull_commits(self, number: int) -> tuple[str, ...]: ...
+
 
 @dataclass(frozen=True)
 class PullState:
@@ -113,6 +133,7 @@ class PullState:
     mergeable: bool | None  # None: GitHub has not computed it yet
     approvers: tuple[str, ...] = ()  # reviewers whose latest review approves the head commit
     blockers: tuple[str, ...] = ()  # reviewers whose latest review requests changes
+    base: str = ""  # the branch it merges into
 
 
 @dataclass(frozen=True)
@@ -122,6 +143,9 @@ class Facts:
     teams: frozenset[tuple[str, str]]  # the teams named in the allowlists the commenter is in
     pull: PullState
     approved_by: tuple[str, ...] = ()  # approvers of the head who have write access
+    commits: frozenset[str] = frozenset()  # the PR's commits (read for a prod deploy only)
+    # (model, version) -> the commits its MLflow run was made from, or why they are unknown
+    sources: Mapping[tuple[str, str], tuple[str, ...] | str] = field(default_factory=dict)
 
     @property
     def approved(self) -> bool:
@@ -138,6 +162,8 @@ def gather(
     projects: Collection[str],
     environments: Collection[str],
     need_approval: bool = False,
+    versions: Collection[tuple[str, str]] = (),
+    provenance: Provenance | None = None,
 ) -> Facts:
     """Read the facts: role, the default branch's OWNERS file, team memberships, the PR.
 
@@ -145,7 +171,8 @@ def gather(
     projects: every project) are looked up, one request each, and none when the role is not
     enough anyway or the commenter is listed by name. ``need_approval``: also check that the
     approvers of the head may write to the repository (an approval by a reader counts for
-    nothing, as in branch protection).
+    nothing, as in branch protection), and read the PR's commits and, through ``provenance``,
+    the commits each of ``versions`` (model, version) was built from.
     """
     role = forge.role_of(login)
     owners = parse_owners(forge.file_at(OWNERS_PATH, default_branch), org)
@@ -157,9 +184,45 @@ def gather(
         teams = {t for t in sorted(wanted) if forge.in_team(t[0], t[1], login)}
     pull = forge.pull_state(number, reviews=need_approval)
     approved_by: tuple[str, ...] = ()
+    commits: frozenset[str] = frozenset()
+    sources: dict[tuple[str, str], tuple[str, ...] | str] = {}
     if need_approval and role in WRITE_ROLES:
         approved_by = tuple(u for u in pull.approvers if forge.role_of(u) in WRITE_ROLES)
-    return Facts(role, owners, frozenset(teams), pull, approved_by)
+        if approved_by:
+            commits = frozenset(forge.pull_commits(number))
+            sources = {v: _built_from(provenance, *v) for v in versions}
+    return Facts(role, owners, frozenset(teams), pull, approved_by, commits, sources)
+
+
+Provenance = Callable[[str, str], tuple[str, ...]]
+
+
+def _built_from(provenance: Provenance | None, model: str, version: str) -> tuple[str, ...] | str:
+    if provenance is None:
+        return "no MLflow registry is configured here to read it from"
+    try:
+        return provenance(model, version)
+    except SomlierError as exc:
+        return exc.message
+
+
+def withdrawn(forge: ReadForge, number: int, accepted: Facts, default_branch: str) -> str | None:
+    """Why the approval a prod deploy was accepted on no longer holds (None: it still does):
+    read right before the deploy starts and again right before its push."""
+    pull = forge.pull_state(number, reviews=True)
+    if pull.head_sha != accepted.pull.head_sha:
+        return f"the pull request's head moved to `{pull.head_sha[:12]}` since the approval"
+    if not pull.open:
+        return "the pull request was closed"
+    if pull.base != default_branch:
+        return f"the pull request now targets {pull.base!r}, not {default_branch!r}"
+    if pull.blockers:
+        return f"{', '.join(pull.blockers)} requested changes"
+    if not set(pull.approvers) & set(accepted.approved_by):
+        return "the approval was withdrawn (dismissed or replaced by another review)"
+    if pull.mergeable is False:
+        return "the pull request is no longer mergeable"
+    return None
 
 
 def allowed(allowlist: Allowlist, login: str, teams: frozenset[tuple[str, str]]) -> bool:

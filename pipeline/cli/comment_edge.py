@@ -56,6 +56,26 @@ def forge_for(
     return make
 
 
+def provenance_for(
+    root: Path | None, settings: PlatformSettings, environ: Mapping[str, str]
+) -> Callable[[str, str], tuple[str, ...]]:
+    """Where a model version came from: the commits of its MLflow run (in the registry that
+    ``online register`` writes to), for the prod approval check."""
+
+    def read(model: str, version: str) -> tuple[str, ...]:
+        from pipeline.online import tracking
+        from pipeline.online.model_ref import source_commits
+
+        where = tracking.resolve(
+            root=root or Path.cwd(),
+            settings_uri=settings.mlflow.tracking_uri,
+            env_uri=environ.get("MLFLOW_TRACKING_URI"),
+        )
+        return source_commits(model, version, tracking_uri=where.uri)
+
+    return read
+
+
 def _result(ok: bool, summary: str, details: dict[str, Any]) -> ActionResult:
     from pipeline.chatops.dispatch import ActionResult
 
@@ -94,7 +114,12 @@ def action_table(
             env="prod" if command.env == "prod" else "dev",
         )
         done = _kube("deploy").deploy_on_k8s(
-            request, settings=settings, dry_run=False, echo=ctx.log, environ=environ
+            request,
+            settings=settings,
+            dry_run=False,
+            echo=ctx.log,
+            environ=environ,
+            before_push=ctx.recheck,  # a prod approval withdrawn meanwhile stops the push
         )
         return _result(True, *_described(done))
 
@@ -236,6 +261,7 @@ def run_event(
         actions=actions,
         dry_run=dry_run,
         log=lambda line: click.echo(line, err=True),
+        provenance=provenance_for(root, settings, environ),
     )
     _print(report, as_json=as_json or dry_run)
     return EXIT_OK if report.ok else EXIT_STEP_FAILED
@@ -273,12 +299,21 @@ def webhook_receiver(
 
     forges = forge_for(settings, environ)
     actions = action_table(root, settings, environ)
+    provenance = provenance_for(root, settings, environ)
 
     def log(line: str) -> None:
         click.echo(f"webhook: {line}", err=True)
 
     def handler(event: str, payload: dict[str, Any]) -> Report:
-        return handle(event, payload, forge_for=forges, actions=actions, dry_run=False, log=log)
+        return handle(
+            event,
+            payload,
+            forge_for=forges,
+            actions=actions,
+            dry_run=False,
+            log=log,
+            provenance=provenance,
+        )
 
     def ignored(event: str, payload: dict[str, Any]) -> str | None:
         found = classify(event, payload)

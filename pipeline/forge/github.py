@@ -249,7 +249,24 @@ class GitHubRepo:
                 sorted(u for u, (s, sha) in latest.items() if s == "APPROVED" and sha == head)
             ),
             blockers=tuple(sorted(u for u, (s, _) in latest.items() if s == "CHANGES_REQUESTED")),
+            base=str(pull.base.ref),
         )
+
+    def pull_commits(self, number: int) -> tuple[str, ...]:
+        """The shas of PR ``number``'s commits (one request per 100; GitHub lists 250 at most,
+        so a longer PR counts only those)."""
+        from github import GithubException
+        from github.Commit import Commit as GitCommit
+        from github.PaginatedList import PaginatedList
+
+        url = f"{self._repo.url}/pulls/{number}/commits"  # without reading the PR again
+        pages = PaginatedList(GitCommit, self._repo.requester, url, {"per_page": 100})
+        try:
+            return tuple(c.sha for c in pages)
+        except GithubException as exc:
+            raise ForgeError(
+                f"GitHub refused the commits of pull request #{number}: {exc.status}"
+            ) from None
 
     def add_reaction(self, comment_id: int, content: str) -> None:
         """A reaction (eyes, rocket, confused…) on an issue comment (one request)."""

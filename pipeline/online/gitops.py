@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pipeline.config.settings import Secret
 from pipeline.errors import UserError
-from pipeline.online.manifests import Manifest, ServingSpec, dns_label, object_name
+from pipeline.online.manifests import Manifest, ServingSpec, model_label, object_name
 from pipeline.online.release import Action
 from pipeline.publish import Identity, PullForge, split_credentials
 from pipeline.publish.dagsrepo import DagsClone, PublishError
@@ -38,7 +38,7 @@ Status = Literal["opened", "updated", "unchanged", "planned"]
 
 
 def folder(model_name: str, env: str) -> str:
-    return f"{env}/{dns_label(model_name)}"
+    return f"{env}/{model_label(model_name)}"
 
 
 def branch(model_name: str, env: str) -> str:
@@ -58,7 +58,7 @@ def pr_body(
 ) -> str:
     where = folder(spec.model_name, spec.env)
     lines = [
-        MARKER.format(model=dns_label(spec.model_name), env=spec.env),
+        MARKER.format(model=model_label(spec.model_name), env=spec.env),
         f"{'Rolls back' if action == 'rollback' else 'Deploys'} **{spec.model_name}** "
         f"version **{spec.model_version}** to **{spec.env}**"
         + (f" (currently deployed: version {previous})." if previous else " (first release)."),
@@ -109,6 +109,8 @@ class GitOpsRequest:
     base_branch: str | None = None
     identity: Identity = field(default_factory=Identity)
     dry_run: bool = False
+    # called right before the push; raises to stop it (a prod approval withdrawn meanwhile)
+    before_push: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         url, token = split_credentials(self.clone_url)
@@ -236,6 +238,8 @@ def _attempt(
     if request.dry_run:
         diff = clone.diff(base_sha, commit, where)
         return result("planned", commit, diff=diff)
+    if request.before_push is not None:
+        request.before_push()
     pushed = clone.push(commit, request.branch, branch_sha)
     if pushed.state == "conflict":
         return None

@@ -27,8 +27,9 @@ from pipeline.online import gitops, manifests, release
 from pipeline.online.gitops import Change, GitOpsRequest, GitOpsResult
 from pipeline.online.kube_adapters import KubeAdapters, adapters_for
 from pipeline.online.manifests import Manifest, ServingSpec
+from pipeline.online.names import check_model_name, spelling_clash
 from pipeline.online.release import Action
-from pipeline.online.request import ENVIRONMENTS, MODEL_NAME, DeployRequest
+from pipeline.online.request import ENVIRONMENTS, DeployRequest
 from pipeline.online.serving_image import ServingImage
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ def _publish(
     *,
     dry_run: bool,
     echo: Echo,
+    before_push: Callable[[], None] | None = None,
 ) -> GitOpsResult:
     repo = settings.github.deploy_repo
     if not repo or not adapters.clone_url:
@@ -174,6 +176,7 @@ def _publish(
             forge=adapters.forge,
             token=adapters.token,
             dry_run=dry_run,
+            before_push=before_push,
         )
         return gitops.publish(request, planner, environ=adapters.environ, log=echo)
 
@@ -230,13 +233,15 @@ def deploy_on_k8s(
     online: OnlineSpec | None = None,
     adapters: KubeAdapters | None = None,
     tracking_uri: str | None = None,
+    before_push: Callable[[], None] | None = None,
 ) -> KubeDeployment:
     """Serve ``request`` on Kubernetes through a PR in ``github.deploy_repo``.
 
     ``online``: the project's serving defaults (``somlier.yaml`` ``online:``); ``adapters``:
     built from ``environ`` (the process environment, read by the CLI) when not given;
     ``tracking_uri``: the MLflow registry to build the image from (default:
-    ``mlflow.tracking_uri`` of the settings).
+    ``mlflow.tracking_uri`` of the settings); ``before_push``: called right before the push to
+    the deploy repository, raises to stop it.
     """
     online = online or OnlineSpec()
     adapters = adapters or adapters_for(settings, environ or {}, dry_run=dry_run)
@@ -265,7 +270,14 @@ def deploy_on_k8s(
     result: GitOpsResult | None = None
     if settings.github.deploy_repo or not dry_run:
         result = _publish(
-            adapters, settings, spec.model_name, spec.env, planner, dry_run=dry_run, echo=echo
+            adapters,
+            settings,
+            spec.model_name,
+            spec.env,
+            planner,
+            dry_run=dry_run,
+            echo=echo,
+            before_push=before_push,
         )
     else:
         planner(None)
@@ -335,8 +347,7 @@ def rollback_on_k8s(
 ) -> KubeDeployment:
     """Open (or update) the PR that deploys the release before the one on the deploy
     repository's default branch, with the image, resources and options it ran with."""
-    if not MODEL_NAME.fullmatch(model_name):
-        raise UserError(f"invalid model name {model_name!r}")
+    check_model_name(model_name)
     if env not in ENVIRONMENTS:
         raise UserError(f"invalid environment {env!r}", hint="dev or prod")
     adapters = adapters or adapters_for(settings, environ or {}, dry_run=dry_run)
@@ -346,6 +357,9 @@ def rollback_on_k8s(
     def planner(current: str | None) -> Change:
         where = f"{gitops.folder(model_name, env)}/{gitops.RELEASE_FILE}"
         history = release.read_history(current, where)
+        deployed_as = str(history[-1]["spec"].get("model_name", model_name)) if history else ""
+        if history and deployed_as != model_name:  # same folder, another spelling
+            raise spelling_clash(model_name, deployed_as, f"deployed in {where}")
         target, remaining = release.rollback_target(history, where)
         echo(
             f"rolling back {model_name} in {env}: v{history[-1]['version']} → "

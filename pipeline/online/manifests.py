@@ -24,6 +24,7 @@ from pipeline.config.model import OnlineSpec
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import StepFailed, UserError
 from pipeline.online import kube_validate
+from pipeline.online.names import model_key
 from pipeline.online.request import DeployRequest
 from pipeline.render import Quoted, yaml_scalar
 from pipeline.render import render as render_template
@@ -104,9 +105,15 @@ def dns_label(text: str, limit: int = 63) -> str:
     return label
 
 
+def model_label(model_name: str, limit: int = 63) -> str:
+    """The DNS label of a model: made from its canonical name (:func:`names.model_key`), so
+    every spelling of one name gets the same objects, folder and branch."""
+    return dns_label(model_key(model_name), limit)
+
+
 def object_name(model_name: str, env: str) -> str:
     """``<model>-<env>``: dev and prod of one model may share a namespace."""
-    return f"{dns_label(model_name, 62 - len(env))}-{env}"
+    return f"{model_label(model_name, 62 - len(env))}-{env}"
 
 
 def _check_quantity(what: str, value: str) -> str:
@@ -189,7 +196,7 @@ def _block(text: str, indent: int = 4) -> Quoted:
 def _values(spec: ServingSpec, release: Mapping[str, Any]) -> dict[str, Quoted | None]:
     name = object_name(spec.model_name, spec.env)
     selector = {
-        "app.kubernetes.io/name": dns_label(spec.model_name),
+        "app.kubernetes.io/name": model_label(spec.model_name),
         "app.kubernetes.io/instance": name,
     }
     labels = {

@@ -151,6 +151,7 @@ def resolve_model(
     where = tracking.Tracking(tracking_uri, "environment")
     client = tracking.client(where)
     try:
+        check_spelling(client, name, where.shown)
         found = client.get_model_version(name, str(version))
         download_uri = client.get_model_version_download_uri(name, str(version))
     except MlflowException as exc:
@@ -176,6 +177,49 @@ def resolve_model(
         run_id=found.run_id or "",
         source=found.source or "",
     )
+
+
+COMMIT_TAGS = ("somlier.commit", "mlflow.source.git.commit")
+
+
+def source_commits(name: str, version: str, *, tracking_uri: str) -> tuple[str, ...]:
+    """The commits the run of ``name``/``version`` was made from (its tags ``somlier.commit``
+    and ``mlflow.source.git.commit``); none for an unknown version or an untagged run."""
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.online import tracking
+
+    where = tracking.Tracking(tracking_uri, "environment")
+    client = tracking.client(where)
+    try:
+        found = client.get_model_version(name, str(version))
+        tags = client.get_run(found.run_id).data.tags if found.run_id else {}
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return ()
+        raise tracking.mlflow_failure(exc, where, f"looking up {name} version {version}") from exc
+    return tuple(dict.fromkeys(str(tags[k]).lower() for k in COMMIT_TAGS if tags.get(k)))
+
+
+def check_spelling(client: Any, name: str, shown: str) -> None:
+    """Refuse ``name`` when the registry holds another model whose name differs from it only in
+    case or separators (:func:`pipeline.online.names.model_key`): both would be served from
+    one deploy folder and branch, under one allowlist."""
+    from pipeline.online.names import model_key, spelling_clash
+
+    key = model_key(name)
+    pattern = key.replace("-", "%")  # then compared exactly: ILIKE only narrows the search
+    token = None
+    while True:
+        page = client.search_registered_models(
+            filter_string=f"name ILIKE '{pattern}'", max_results=1000, page_token=token
+        )
+        for model in page:
+            if model.name != name and model_key(model.name) == key:
+                raise spelling_clash(name, model.name, f"registered in {shown}")
+        token = page.token
+        if not token:
+            return
 
 
 def _known_versions(client: Any, name: str) -> str:

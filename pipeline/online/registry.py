@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UserError
-from pipeline.online.request import MODEL_NAME
+from pipeline.online.model_ref import check_spelling
+from pipeline.online.names import check_model_name
 from pipeline.online.tracking import Tracking, client, mlflow_failure
 
 if TYPE_CHECKING:
@@ -55,12 +56,7 @@ def check_names(run_id: str, model_name: str, alias: str | None) -> None:
         raise UserError(
             f"{run_id!r} is not an MLflow run id", hint="32 hex digits, as `online train` printed"
         )
-    if not MODEL_NAME.fullmatch(model_name):
-        raise UserError(
-            f"invalid model name {model_name!r}",
-            hint="letters, digits, '.', '_' and '-', at most 63 characters (it names the "
-            "serving deployment too)",
-        )
+    check_model_name(model_name)
     if alias is not None and (
         not _ALIAS.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias)
     ):
@@ -157,6 +153,7 @@ def register(
             ) from exc
         raise mlflow_failure(exc, tracking, f"looking up run {run_id}") from exc
     try:
+        check_spelling(mlflow_client, model_name, tracking.shown)  # before anything is read
         chosen = _pick(run_models(mlflow_client, run), run_id, model)
         try:
             mlflow_client.get_registered_model(model_name)

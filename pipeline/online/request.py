@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pipeline.errors import UserError, clipped
+from pipeline.online.names import MODEL_NAME, check_model_name
 
-# A registered model name as MLflow and Kubernetes both accept it once lower-cased: DNS-1123-ish.
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+__all__ = ["ENVIRONMENTS", "MODEL_NAME", "MODEL_VERSION", "DeployRequest", "Environment"]
 MODEL_VERSION = re.compile(r"^[1-9][0-9]{0,8}$")
 ENVIRONMENTS = ("dev", "prod")
 
@@ -29,11 +29,7 @@ class DeployRequest:
     env: Environment = "dev"
 
     def __post_init__(self) -> None:
-        if not MODEL_NAME.fullmatch(self.model_name):
-            raise UserError(
-                f"invalid model name {clipped(self.model_name)!r}",
-                hint="letters, digits, '.', '_' and '-', at most 63 characters",
-            )
+        check_model_name(self.model_name)
         if not MODEL_VERSION.fullmatch(str(self.model_version)):
             raise UserError(
                 f"invalid model version {clipped(str(self.model_version))!r}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,10 @@ class MemoryForge:
     roles: dict[str, str] = field(default_factory=lambda: {"alice": "write"})
     teams: set[tuple[str, str, str]] = field(default_factory=set)  # (org, slug, login)
     files: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (path, ref) → content
-    pull: PullState = field(default_factory=lambda: PullState(HEAD, True, True, ("bob",)))
+    pull: PullState = field(
+        default_factory=lambda: PullState(HEAD, True, True, ("bob",), base="main")
+    )
+    commits: tuple[str, ...] = (HEAD,)  # the PR's commits
     heads: list[str] = field(default_factory=list)  # later reads of the head, in order
     reads: list[tuple[Any, ...]] = field(default_factory=list)
     writes: list[tuple[Any, ...]] = field(default_factory=list)
@@ -80,8 +83,12 @@ class MemoryForge:
     def pull_state(self, number: int, *, reviews: bool = True) -> PullState:
         self.reads.append(("pull", number))
         if self.heads and any(r == ("pull", number) for r in self.reads[:-1]):
-            return PullState(self.heads.pop(0), True, True, self.pull.approvers)
+            return replace(self.pull, head_sha=self.heads.pop(0))
         return self.pull
+
+    def pull_commits(self, number: int) -> tuple[str, ...]:
+        self.reads.append(("commits", number))
+        return self.commits
 
     def add_reaction(self, comment_id: int, content: str) -> None:
         self.writes.append(("reaction", comment_id, content))

@@ -105,6 +105,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", f"{_R}/pulls/{{pull_number}}", api.get_pull),
     ("PATCH", f"{_R}/pulls/{{pull_number}}", api.update_pull),
     ("GET", f"{_R}/pulls/{{pull_number}}/reviews", api.list_reviews),
+    ("GET", f"{_R}/pulls/{{pull_number}}/commits", api.list_pull_commits),
     ("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", api.get_team_membership),
     ("POST", f"{_R}/statuses/{{sha}}", git.create_status),
     ("GET", f"{_R}/statuses/{{sha}}", git.list_statuses),  # legacy, PyGithub's get_statuses()

@@ -330,6 +330,22 @@ def create_pull(ctx: Ctx) -> Response:
     return ok(shape, 201, {"Location": shape["url"]})
 
 
+def list_pull_commits(ctx: Ctx) -> Response:
+    """The PR's commits: reachable from its head, not from its base branch; oldest first (the
+    list items lack ``files``, as GitHub's do)."""
+    repo = ctx.repo
+    issue = repo.issues.get(ctx.number("pull_number"))
+    if issue is None or issue.pull is None:
+        return not_found()
+    head = repo.pull_head_sha(issue.pull, ctx.state.repos)
+    base = repo.refs.get(f"refs/heads/{issue.pull.base_ref}")
+    shas = repo.ancestors(head) - (repo.ancestors(base) if base else set())
+    commits = sorted((repo.commits[s] for s in shas), key=lambda c: (c.date, c.sha))
+    page, headers = ctx.paginate(commits)
+    shaped = [{k: v for k, v in ctx.shapes.commit(repo, c).items() if k != "files"} for c in page]
+    return ok(shaped, headers=headers)
+
+
 def list_reviews(ctx: Ctx) -> Response:
     issue = ctx.repo.issues.get(ctx.number("pull_number"))
     if issue is None or issue.pull is None:

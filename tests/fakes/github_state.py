@@ -232,6 +232,15 @@ class GitHubState:
             pull.reviews.append(review)
             return review.id
 
+    def dismiss_review(self, full_name: str, number: int, review_id: int) -> None:
+        """A review dismissed (by a maintainer, or by branch protection after a push)."""
+        with self.lock:
+            pull = self.pull(full_name, number).pull
+            assert pull is not None
+            for review in pull.reviews:
+                if review.id == review_id:
+                    review.state = "DISMISSED"
+
     def add_team_member(self, org: str, slug: str, login: str, state: str = "active") -> None:
         """``login`` in team ``org/slug`` (``state`` pending: invited, not yet a member)."""
         with self.lock:

@@ -47,6 +47,41 @@ def pr(fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> dict[str, An
     return {"number": number, "fake": fake_github}
 
 
+class Models:
+    """A real MLflow registry (SQLite) holding versions 1 to 3 of ``churn`` and
+    ``iris-classifier``, all registered from one run; :meth:`built_from` sets the commit that
+    run records (its ``somlier.commit`` tag), which the prod approval check reads."""
+
+    def __init__(self, root: Path) -> None:
+        import mlflow
+
+        self.uri = f"sqlite:///{root / 'mlflow.db'}"
+        self.client = mlflow.MlflowClient(self.uri, registry_uri=self.uri)
+        experiment = self.client.create_experiment("chatops", (root / "artifacts").as_uri())
+        self.run_id = self.client.create_run(experiment).info.run_id
+        for name in ("churn", "iris-classifier"):
+            self.client.create_registered_model(name)
+            for _ in range(3):
+                source = f"runs:/{self.run_id}/model"
+                self.client.create_model_version(name, source, run_id=self.run_id)
+
+    def built_from(self, sha: str) -> None:
+        self.client.set_tag(self.run_id, "somlier.commit", sha)
+
+
+@pytest.fixture(scope="module")
+def registry_models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    return Models(tmp_path_factory.mktemp("chatops-mlflow"))
+
+
+@pytest.fixture
+def models(registry_models: Models, monkeypatch: pytest.MonkeyPatch) -> Models:
+    """The registry, as the runner's MLFLOW_TRACKING_URI; its run made from nothing yet."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry_models.uri)
+    registry_models.built_from("0" * 40)
+    return registry_models
+
+
 def comment(fake: FakeGitHub, number: int, body: str, login: str, **kw: Any) -> dict[str, Any]:
     ident = fake.add_comment(REPO, number, body, user=login)
     return comment_payload(body, login=login, number=number, comment_id=ident, **kw)
@@ -135,9 +170,10 @@ def test_shell_metacharacters_are_refused_and_run_nothing(
 
 
 def test_prod_without_approval_is_refused_and_approved_is_planned(
-    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], models: Models
 ) -> None:
     fake, number = pr["fake"], pr["number"]
+    models.built_from(str(fake.ref_sha(REPO, "refs/heads/feature")))  # churn 3: from the PR head
     payload = comment(fake, number, "/deploy churn 3 --env prod", "alice")
     assert event(tmp_path, payload, "--dry-run") == 1
     (refused,) = json.loads(capsys.readouterr().out)["commands"]
@@ -183,9 +219,10 @@ def test_an_allowlist_change_made_in_the_pr_itself_has_no_effect(
 
 
 def test_team_membership_opens_an_allowlist(
-    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], models: Models
 ) -> None:
     fake, number = pr["fake"], pr["number"]
+    models.built_from(str(fake.ref_sha(REPO, "refs/heads/feature")))
     fake.add_review(REPO, number, "alice", "APPROVED")
     payload = comment(fake, number, "/deploy churn 3 --env prod", "bob")
     assert event(tmp_path, payload, "--dry-run") == 1
@@ -397,8 +434,9 @@ class Done:
     [
         # role, OWNERS, PR | eyes, list replies, reply "running", head, reply "done", rocket
         ("/deploy churn 3", 9),
-        # the same, plus the PR's reviews and the approver's role (prod)
-        ("/deploy churn 3 --env prod", 11),
+        # the same, plus the PR's reviews, the approver's role and the PR's commits, and
+        # the PR with its reviews again right before the action (prod)
+        ("/deploy churn 3 --env prod", 14),
         # refused as written: eyes, list replies, reply, confused
         ("/deploy churn $(id)", 4),
     ],
@@ -409,16 +447,19 @@ def test_github_requests_per_command(pr: dict[str, Any], body: str, budget: int)
     payload = comment(fake, number, body, "alice")
     settings = PlatformSettings()
     environ = {"GITHUB_TOKEN": "t", "GITHUB_API_URL": fake.url, "SOMLIER_GITHUB_PACE": "0"}
+    head = str(fake.ref_sha(REPO, "refs/heads/feature"))
     before = fake.api_calls
-    handle(
+    report = handle(
         "issue_comment",
         payload,
         forge_for=forge_for(settings, environ),
         actions={"deploy": Done()},
         dry_run=False,
         log=lambda line: None,
+        provenance=lambda model, version: (head,),
     )
     assert fake.api_calls - before == budget
+    assert report.ok == ("$" not in body)
 
 
 # /dag for real: the PR head's offline jobs, rendered on its image, pushed to a bare dags origin
@@ -613,3 +654,185 @@ def test_deploy_opens_the_gitops_pr_and_replies_with_it(
     assert container["image"] == f"{registry}/{prefix}model-serving@{digest}"
     (reply,) = replies(fake_github, number)
     assert "**done**" in reply and f"#{deploy_pr.number}" in reply
+
+
+# issue 14: what readers cannot see, spellings of a model, what a prod approval covers
+
+
+def test_a_quote_reply_of_a_hidden_command_runs_nothing_as_the_writer(
+    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An outsider hides a prod deploy in a quote (U+2028 is no line break to GitHub) and in a
+    fence holding a `~~~` line; a writer's "Quote reply" carries it quoted: nothing runs."""
+    fake, number = pr["fake"], pr["number"]
+    hidden = "> I agree\u2028/deploy churn 3 --env prod\n\n```\n~~~\n/deploy churn 3\n```\n"
+    outsider = comment(fake, number, hidden, "reader")
+    quoted = "".join(f"> {line}\n" for line in hidden.split("\n"))
+    writer = comment(fake, number, f"{quoted}\nThanks, will look.", "alice")
+    before = len(fake.requests)
+    for payload in (outsider, writer):
+        assert event(tmp_path, payload, "--json") == 0
+        assert json.loads(capsys.readouterr().out)["reason"] == "no command in the comment"
+    assert len(fake.requests) == before  # not even a reaction
+
+
+def test_another_spelling_of_a_model_does_not_get_around_its_allowlist(
+    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, number = pr["fake"], pr["number"]
+    owners = "projects:\n  churn-model: {users: [alice]}\n"
+    fake.add_commit(REPO, "main", {OWNERS: owners})
+    body = "/rollback CHURN-MODEL --env prod\n/deploy churn_model 3\n/deploy Churn.Model 3"
+    payload = comment(fake, number, body, "bob")
+    assert event(tmp_path, payload, "--json") == 1
+    commands = json.loads(capsys.readouterr().out)["commands"]
+    assert [c["state"] for c in commands] == ["refused"] * 3
+    assert all(
+        "@bob is not on the allowlist of project 'churn-model'" in c["message"] for c in commands
+    )
+    assert writes(fake) == [REACT, REPLY, REPLY, REPLY, REACT]  # no push, no PR
+
+
+def test_an_approved_pr_into_a_side_branch_authorises_no_prod_deploy(
+    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], models: Models
+) -> None:
+    fake = pr["fake"]
+    fake.add_branch(REPO, "sandbox")
+    number = fake.add_pull(REPO, "side-work", base="sandbox", user="alice")
+    fake.add_review(REPO, number, "bob", "APPROVED")
+    models.built_from(str(fake.ref_sha(REPO, "refs/heads/side-work")))
+    payload = comment(fake, number, "/deploy churn 3 --env prod", "alice")
+    assert event(tmp_path, payload, "--dry-run") == 1
+    (verdict,) = json.loads(capsys.readouterr().out)["commands"]
+    assert verdict["decision"] == "refused"
+    assert "into the default branch 'main'; this one targets 'sandbox'" in verdict["reason"]
+
+
+def test_an_approval_covers_only_versions_built_from_the_prs_commits(
+    pr: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], models: Models
+) -> None:
+    fake, number = pr["fake"], pr["number"]
+    fake.add_review(REPO, number, "bob", "APPROVED")
+    payload = comment(fake, number, "/deploy churn 3 --env prod", "alice")
+    main = str(fake.ref_sha(REPO, "refs/heads/main"))
+    for built, why in (("0" * 40, "not a commit of this pull request"), (main, "not a commit")):
+        models.built_from(built)  # a version trained elsewhere, or on the default branch
+        assert event(tmp_path, payload, "--dry-run") == 1
+        (verdict,) = json.loads(capsys.readouterr().out)["commands"]
+        assert verdict["decision"] == "refused" and why in verdict["reason"]
+    models.built_from(str(fake.ref_sha(REPO, "refs/heads/feature")))
+    assert event(tmp_path, payload, "--dry-run") == 0
+    assert writes(fake) == []
+    requested = [r.path for r in fake.requests]
+    assert any(p.endswith(f"/pulls/{number}/commits") for p in requested)
+
+
+def test_a_prod_approval_dismissed_while_deploying_stops_the_push(
+    make_repo: Any,
+    fake_github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    docker_host: str,
+    busybox_image: str,
+    registry: str,
+    registry_models: Models,
+) -> None:
+    """`/deploy MODEL VERSION --env prod` end to end; the approval is dismissed after the
+    command was accepted, while the image is looked up: the push to the deploy repository
+    never happens. Approved again, the same comment deploys."""
+    import os
+
+    from pipeline.forge.github import GitHubRepo
+    from pipeline.forge.pulls import PullRequests, Upserted
+    from pipeline.online import kube_deploy
+    from tests.integration.test_kube_deploy import publish_serving_tag
+
+    prefix = f"chatops-{uuid.uuid4().hex[:8]}-"
+    publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-classifier-v3")
+    origin = make_repo("mlops-deploy.git", bare=True)
+    seed = make_repo("seed")
+    seed.commit("initial", {"README.md": "# mlops-deploy\n"})
+    seed.git("push", "-q", f"file://{origin.path}", "main")
+    source = make_repo("ml-projects")
+    base = source.commit(
+        "monorepo",
+        {
+            ".somlier/platform.yaml": f"registry: {{url: '{registry}', image_prefix: {prefix},"
+            f" insecure: true}}\ngithub: {{deploy_repo: {DEPLOY}}}\n",
+        },
+    )
+
+    class Mirroring(PullRequests):
+        def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
+            fake_github.mirror_commit(DEPLOY, origin.rev(f"refs/heads/{branch}"), branch)
+            return super().upsert(branch, base, **kwargs)
+
+    monkeypatch.setattr(GitHubRepo, "pulls", lambda self: Mirroring(self._repo, self.full_name))
+    for key in [k for k in os.environ if k.startswith(("SOMLIER__", "GITHUB_", "MLFLOW_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_0123456789")
+    monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
+    monkeypatch.setenv("SOMLIER_GITHUB_PACE", "0")
+    monkeypatch.setenv("SOMLIER_DEPLOY_CLONE_URL", f"file://{origin.path}")
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry_models.uri)
+    fake_github.add_repo(DEPLOY)
+    fake_github.add_repo(REPO)
+    fake_github.add_collaborator(REPO, "alice", "write")
+    fake_github.add_collaborator(REPO, "bob", "write")
+    fake_github.mirror_commit(REPO, base, "main")
+    head = source.commit("a model change", {"projects/README.md": "models\n"})
+    fake_github.mirror_commit(REPO, head, "feature")
+    number = fake_github.add_pull(REPO, "feature", user="alice")
+    review = fake_github.add_review(REPO, number, "bob", "APPROVED")
+    registry_models.built_from(head)  # iris-classifier 3 was trained on the PR head
+
+    found_image = kube_deploy._image
+    dismissed: list[int] = []
+
+    def image_then_dismiss(*args: Any, **kwargs: Any) -> Any:
+        image = found_image(*args, **kwargs)
+        if not dismissed:  # a maintainer dismisses the approval while the deploy runs
+            fake_github.dismiss_review(REPO, number, review)
+            dismissed.append(review)
+        return image
+
+    monkeypatch.setattr(kube_deploy, "_image", image_then_dismiss)
+    payload = comment(fake_github, number, "/deploy iris-classifier 3 --env prod", "alice")
+    path = source.path.parent / "event.json"
+    path.write_text(json.dumps(payload))
+    argv = ["pipeline", "event", "--name", "issue_comment", "--path", str(path)]
+
+    code = main([*argv, "-C", str(source.path), "--json"])
+    (item,) = json.loads(capsys.readouterr().out)["commands"]
+    assert code == 1 and item["state"] == "aborted", item
+    assert "approval was withdrawn" in item["message"]
+    assert dismissed  # the deploy got as far as the image, then stopped before its push
+    assert origin.git("branch", "--list", "somlier/deploy/*").strip() == ""
+    assert fake_github.pulls(DEPLOY) == []
+    (reply,) = replies(fake_github, number)
+    assert "**aborted**" in reply and "stopped before it was pushed" in reply
+
+    fake_github.add_review(REPO, number, "bob", "APPROVED")
+    assert main([*argv, "-C", str(source.path), "--json"]) == 0
+    capsys.readouterr()
+    (deploy_pr,) = fake_github.pulls(DEPLOY)
+    assert deploy_pr.pull is not None
+    assert deploy_pr.pull.head_ref == "somlier/deploy/iris-classifier-prod"
+
+
+def test_registering_another_spelling_of_a_registered_model_is_refused(
+    registry_models: Models,
+) -> None:
+    """``Churn`` would share the deploy folder, branch and allowlist of ``churn``."""
+    from pipeline.errors import UserError
+    from pipeline.online.registry import register
+    from pipeline.online.tracking import Tracking
+
+    tracking = Tracking(registry_models.uri, "environment")
+    for name in ("Churn", "IRIS_CLASSIFIER", "iris.classifier"):
+        with pytest.raises(UserError) as caught:
+            register(registry_models.run_id, name, tracking=tracking)
+        assert "differs only in case or separators" in caught.value.message
+    client = registry_models.client
+    assert sorted(m.name for m in client.search_registered_models()) == ["churn", "iris-classifier"]

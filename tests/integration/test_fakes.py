@@ -99,6 +99,7 @@ def test_every_route_answers_in_githubs_shape(github: FakeGitHub, api_version: s
     assert [p.number for p in repo.get_pulls(state="all")] == [number]
     github.add_review(REPO, number, "alice", "APPROVED")
     assert [r.state for r in pull.get_reviews()] == ["APPROVED"]
+    assert [c.sha for c in pull.get_commits()] == [github.ref_sha(REPO, "refs/heads/feature")]
     github.add_team_member("acme", "sre", "alice")
     membership = call(github, "GET", "/orgs/acme/teams/sre/memberships/alice", api_version)
     assert membership["state"] == "active"

@@ -314,6 +314,27 @@ def test_rollback_to_an_image_the_registry_lost_is_refused(
     assert len(github.pulls(REPO)) == pulls_before  # no PR opened or updated
 
 
+def test_a_rollback_spelled_unlike_the_deployed_model_is_refused(
+    iris: Iris, origin: GitRepo, github: FakeGitHub
+) -> None:
+    """``IRIS`` names the folder of ``iris`` (one canonical name) but is not how it was
+    deployed: refused before anything is pushed (issue 14: allowlists bypassed by spelling)."""
+    iris.publish("1")
+    iris.deploy_merged("1")
+    iris.publish("2")
+    iris.deploy_merged("2")
+    pulls, branch = len(github.pulls(REPO)), origin.rev("somlier/deploy/iris-dev")
+    for name in ("IRIS", "Iris"):
+        with pytest.raises(UserError) as caught:
+            rollback_on_k8s(
+                name, env="dev", settings=iris.settings, dry_run=False, echo=quiet,
+                adapters=iris.adapters,
+            )  # fmt: skip
+        assert "differs only in case or separators from 'iris'" in caught.value.message
+    assert len(github.pulls(REPO)) == pulls
+    assert origin.rev("somlier/deploy/iris-dev") == branch
+
+
 def test_rollback_without_an_earlier_release_is_a_user_error(
     iris: Iris, github: FakeGitHub
 ) -> None:

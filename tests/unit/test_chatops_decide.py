@@ -25,8 +25,12 @@ def event_of(body: str, **kwargs: object) -> CommentEvent:
 
 
 def facts(role: str = "write", owners: bytes | None = None, **pull: object) -> Facts:
-    state = replace(PullState(HEAD, True, True), **pull)  # type: ignore[arg-type]
-    return Facts(role, parse_owners(owners, "acme"), frozenset(), state, ("bob",))
+    state = replace(PullState(HEAD, True, True, base="main"), **pull)  # type: ignore[arg-type]
+    # a PR into the default branch, approved by bob, whose head built churn version 3
+    built = {("churn", "3"): (HEAD,)}
+    return Facts(
+        role, parse_owners(owners, "acme"), frozenset(), state, ("bob",), frozenset({HEAD}), built
+    )
 
 
 @pytest.mark.parametrize(
