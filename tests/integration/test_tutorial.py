@@ -72,7 +72,13 @@ MAKE_INSTALL = "PIP_NO_INDEX=1 PIP_FIND_LINKS={links}/ make install SOMLIER_REQU
 # SOMLIER_TUTORIAL_KEEP_GOING=1: run every step even after one failed, to see in one run every
 # step that fails (later failures may follow from the first).
 KEEP_GOING = os.environ.get("SOMLIER_TUTORIAL_KEEP_GOING") == "1"
+# Normalised on both sides before the comparison: timestamps, MLflow's model ids, and the lines
+# MLflow itself logs (its format, its timestamps: not somlier's output, not in the document).
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?")
+_MODEL_ID = re.compile(r"\bm-[0-9a-f]{32}\b")
+_MLFLOW_LOG = re.compile(
+    r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d [A-Z]+ mlflow[.\w]*: .*\n?", re.MULTILINE
+)
 _RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 
@@ -86,6 +92,7 @@ class World:
     home: Path
     run_id: str = "(no run yet)"
     sha: str = "(no build yet)"
+    example: str = "(no request yet)"  # the body `online deploy --once` sent
 
     def values(self) -> dict[str, str]:
         return {k: str(v) for k, v in vars(self).items()}
@@ -100,7 +107,8 @@ class World:
         values = self.values()
         for ours, theirs in sorted(MAPPED.items(), key=lambda kv: -len(kv[1].format(**values))):
             text = text.replace(theirs.format(**values), ours)
-        return _TIMESTAMP.sub("<timestamp>", text)
+        text = _MLFLOW_LOG.sub("", text)
+        return _MODEL_ID.sub("m-<id>", _TIMESTAMP.sub("<timestamp>", text))
 
 
 @dataclass
@@ -113,8 +121,9 @@ class Shell:
     state: Path  # where bash leaves its folder and environment after each command
     transcript: list[str] = field(default_factory=list)
 
-    def run(self, command: str, stdin: str = "", timeout: float = 900) -> tuple[int, str, str]:
-        """Exit code, stdout and stderr of ``command``."""
+    def run(self, command: str, stdin: str = "", timeout: float = 900) -> tuple[int, str]:
+        """Exit code and output of ``command``: stdout and stderr in the order it wrote them, as
+        a terminal shows them."""
         marker = self.state
         script = f'{command}\n__rc=$?\npwd > "{marker}.cwd"; env -0 > "{marker}.env"; exit $__rc\n'
         done = subprocess.run(
@@ -122,12 +131,13 @@ class Shell:
             cwd=self.cwd,
             env=self.env,
             input=stdin,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             timeout=timeout,
             check=False,
         )
-        self.transcript.append(f"$ {command}\n{done.stdout}{done.stderr}[exit {done.returncode}]")
+        self.transcript.append(f"$ {command}\n{done.stdout}[exit {done.returncode}]")
         cwd_file, env_file = Path(f"{marker}.cwd"), Path(f"{marker}.env")
         if cwd_file.is_file():
             self.cwd = Path(cwd_file.read_text().strip())
@@ -135,7 +145,7 @@ class Shell:
             self.env = {k: v for k, v in pairs if k not in ("_", "SHLVL", "OLDPWD")}
             cwd_file.unlink()
             env_file.unlink()
-        return done.returncode, done.stdout, done.stderr
+        return done.returncode, done.stdout
 
     def git(self, *args: str) -> str:
         """A git command where the user is (not part of the document)."""
@@ -299,19 +309,6 @@ def run_deployment(deployment: dict[str, Any], docker_host: str, body: str) -> t
         docker("rm", "-f", started, docker_host=docker_host, check=False)
 
 
-def input_example(tracking_uri: str, model: str, version: str, where: Path) -> str:
-    """The registered version's input example, as the body of a ``/predict`` request."""
-    import mlflow
-    from mlflow.models import Model
-
-    local = mlflow.artifacts.download_artifacts(
-        f"models:/{model}/{version}", dst_path=str(where), tracking_uri=tracking_uri
-    )
-    example = Model.load(local).load_input_example(local)
-    rows = example.values.tolist() if hasattr(example, "values") else example
-    return json.dumps({"inputs": rows})
-
-
 # --- the test -------------------------------------------------------------------------------
 
 
@@ -390,10 +387,10 @@ def test_the_tutorial_runs_as_written(
             command = world.to_test(step.text)
             if step.canonical == "make install":
                 command = MAKE_INSTALL.format(links=wheelhouse, wheel=somlier_wheel)
-            code, printed, logged = shell.run(command, "".join(a + "\n" for a in step.answers))
+            code, printed = shell.run(command, "".join(a + "\n" for a in step.answers))
             where = f"docs/tutorial.md:{step.line}: {step.text}"
             if code != 0:
-                failures.append(f"{where}\nexit {code}:\n{printed}{logged}")
+                failures.append(f"{where}\nexit {code}:\n{printed}")
                 if not KEEP_GOING:
                     break
                 continue
@@ -459,8 +456,10 @@ def after(step: tutorial_doc.Command, printed: str, j: Journey) -> list[str]:
     elif words[:3] == ["somlier", "dags", "check"]:
         return check_pods(j, Path(re.sub(r"^~(?=/|$)", str(world.home), words[-1])), printed)
     elif words[:3] == ["somlier", "online", "deploy"] and "--once" in words:
-        if '"predictions"' not in printed:
+        sent = re.search(r"^POST \S+ (\{.*\})$", printed, re.MULTILINE)
+        if sent is None or '"predictions"' not in printed:
             return [f"no prediction:\n{printed}"]
+        world.example = sent.group(1)
     elif words[:3] == ["somlier", "online", "deploy"] and "--use_k8s" in words:
         [pr] = j.github.pulls(DEPLOY_REPO)
         assert pr.pull is not None and pr.pull.head_ref == "somlier/deploy/nuj-project-dev"
@@ -476,8 +475,8 @@ def check_pods(j: Journey, checked: Path, printed: str) -> list[str]:
     wrong = []
     if "0 errors, 0 warnings" not in printed:
         wrong.append(f"somlier dags check found something:\n{printed}")
-    code, out, _ = j.shell.run(f"somlier dags check --json {shlex.quote(str(checked))}")
-    report = json.loads(out) if out.startswith("{") else {}
+    code, out = j.shell.run(f"somlier dags check --json {shlex.quote(str(checked))}")
+    report = json.loads(out[out.index("{") :]) if "{" in out else {}
     pods = {d["dag_id"]: t["pod"] for d in report.get("dags", []) for t in d["tasks"]}
     if code != 0 or sorted(pods) != ["nuj_tutorial", "nuj_tutorial_gpu"]:
         return [*wrong, f"somlier dags check --json (exit {code}):\n{out}"]
@@ -504,8 +503,7 @@ def check_deployment(world: World, deploy_origin: GitRepo, docker_host: str) -> 
     for name in names.split():
         [doc] = list(yaml.safe_load_all(deploy_origin.git("show", f"{branch}:{name}")))
         documents[doc["kind"]] = doc
-    body = input_example(world.mlflow, "nuj-project", "1", world.home / ".model")
-    answer, why = run_deployment(documents["Deployment"], docker_host, body)
+    answer, why = run_deployment(documents["Deployment"], docker_host, world.example)
     if not answer:
         return why
     if "predictions" not in json.loads(answer):
