@@ -26,6 +26,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,11 +38,11 @@ import yaml
 from tests import tutorial_doc
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
+from tests.integration import wheelhouse
 from tests.integration.conftest import GIT_ENV, GitRepo, MakeRepo
 from tests.integration.podrun import Container, docker_run_argv, run_container
 from tests.integration.services import docker, manifest_digest
 from tests.integration.test_online_train import mlflow_server  # noqa: F401
-from tests.integration.test_scaffold import somlier_wheel, wheelhouse  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -312,6 +313,23 @@ def run_deployment(deployment: dict[str, Any], docker_host: str, body: str) -> t
 # --- the test -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Wheels:
+    url: str  # a find-links page on 127.0.0.1: the template's requirements, somlier and its own
+    somlier: Path  # this checkout's wheel
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wheels]:
+    requirements = ROOT / "project_template" / "requirements.txt"
+    listed = [r for r in requirements.read_text().splitlines() if r and not r.startswith("#")]
+    cached = wheelhouse.cached_wheels([*listed, *wheelhouse.somlier_dependencies()])
+    somlier = wheelhouse.somlier_wheel(tmp_path_factory.mktemp("somlier-wheel"))
+    folder = wheelhouse.link_all(tmp_path_factory.mktemp("wheelhouse"), cached, somlier)
+    with wheelhouse.serve(folder) as url:
+        yield Wheels(url, somlier)
+
+
 @pytest.fixture
 def github(fake_github: FakeGitHub) -> FakeGitHub:
     fake_github.add_repo(DEPLOY_REPO)
@@ -356,8 +374,7 @@ def test_the_tutorial_runs_as_written(
     docker_host: str,
     registry: str,
     base_image: str,
-    wheelhouse: str,  # noqa: F811
-    somlier_wheel: Path,  # noqa: F811
+    wheels: Wheels,
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -386,7 +403,7 @@ def test_the_tutorial_runs_as_written(
         for step in tutorial_doc.read():
             command = world.to_test(step.text)
             if step.canonical == "make install":
-                command = MAKE_INSTALL.format(links=wheelhouse, wheel=somlier_wheel)
+                command = MAKE_INSTALL.format(links=wheels.url, wheel=wheels.somlier)
             code, printed = shell.run(command, "".join(a + "\n" for a in step.answers))
             where = f"docs/tutorial.md:{step.line}: {step.text}"
             if code != 0:
