@@ -60,7 +60,8 @@ class BuildKitCli:
             context = Path(scratch, "context.tar")
             context.write_bytes(job.context)
             iidfile = Path(scratch, "iid")
-            argv = [self.executable, *build_args(job, iidfile), "-"]
+            secrets = _secret_files(job, Path(scratch))
+            argv = [self.executable, *build_args(job, iidfile, secrets), "-"]
             emit(f"building with BuildKit ({self.via})")
             with context.open("rb") as stdin:
                 code = self._stream(argv, emit, stdin)
@@ -150,10 +151,30 @@ def _ping_unix(path: str, timeout: float = 30) -> str:
     return answer.getheader("Api-Version") or ""
 
 
-def build_args(job: BuildJob, iidfile: Path) -> list[str]:
-    """``docker build`` arguments for ``job``, its context read from standard input."""
+def _secret_files(job: BuildJob, scratch: Path) -> dict[str, Path]:
+    """Each of ``job``'s secrets in a file only this user reads (``--secret src=``: a value
+    never goes on a command line, and every docker client since 18.09 reads files)."""
+    files: dict[str, Path] = {}
+    for s in job.secrets:
+        if s.value is None:
+            raise UserError(f"the build secret {s.id} has no value here")
+        path = scratch / f"secret-{len(files)}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(s.value.reveal())
+        files[s.id] = path
+    return files
+
+
+def build_args(
+    job: BuildJob, iidfile: Path, secret_files: Mapping[str, Path] | None = None
+) -> list[str]:
+    """``docker build`` arguments for ``job``, its context read from standard input;
+    ``secret_files``: the file holding each secret id's value."""
     args = ["build", "--progress", "plain", "--network", "host", "--iidfile", str(iidfile)]
     args += ["--file", job.dockerfile]
+    for secret_id, path in (secret_files or {}).items():
+        args += ["--secret", f"id={secret_id},src={path}"]
     for tag in job.tags:
         args += ["--tag", job.image.ref(tag)]
     # Inline cache metadata, so the next build can use this image as --cache-from.

@@ -29,6 +29,7 @@ from tenacity import (
 )
 
 from pipeline.build.engine import BuildFailed, BuildJob, Built, LogTail
+from pipeline.build.packages import CLOUD_SECRET_ENV
 from pipeline.build.refs import ImageName
 from pipeline.config.settings import CloudBuild
 from pipeline.errors import MissingDependency, StepFailed, UserError
@@ -56,6 +57,15 @@ def build_spec(
     """
     refs = [job.image.ref(tag) for tag in job.tags]
     args = ["build", "--network", "cloudbuild"]
+    available: list[dict[str, str]] = []
+    for s in job.secrets:
+        if s.secret_manager_version is None:
+            # A value would be stored in the Build resource, readable by anyone who can list
+            # builds: only Secret Manager references go to Cloud Build.
+            raise BuildFailed(f"the build secret {s.id} is not in Secret Manager", ())
+        env = CLOUD_SECRET_ENV if len(job.secrets) == 1 else f"{CLOUD_SECRET_ENV}_{len(available)}"
+        available.append({"version_name": s.secret_manager_version, "env": env})
+        args += ["--secret", f"id={s.id},env={env}"]
     for ref in job.cache_from:
         args += ["--cache-from", ref]
     # BuildKit uses an image as cache only when it carries inline cache metadata.
@@ -73,16 +83,28 @@ def build_spec(
         steps.append(
             {"id": "pull-cache", "name": DOCKER_STEP, "entrypoint": "bash", "args": ["-c", pulls]}
         )
-    steps.append({"id": "build", "name": DOCKER_STEP, "args": args})
+    # BuildKit: project Dockerfiles mount pip's cache and the index secret (RUN --mount).
+    build_step: dict[str, Any] = {
+        "id": "build",
+        "name": DOCKER_STEP,
+        "args": args,
+        "env": ["DOCKER_BUILDKIT=1"],
+    }
+    if available:
+        build_step["secret_env"] = [a["env"] for a in available]
+    steps.append(build_step)
     for step in steps:
         step["args"] = [escape(arg) for arg in step["args"]]
-    return {
+    spec: dict[str, Any] = {
         "source": {"storage_source": {"bucket": bucket, "object_": name, "generation": generation}},
         "steps": steps,
         "images": refs,
         "timeout": {"seconds": timeout_seconds},
         "tags": ["somlier", job.project, marker],
     }
+    if available:
+        spec["available_secrets"] = {"secret_manager": available}
+    return spec
 
 
 def object_name(job: BuildJob) -> str:

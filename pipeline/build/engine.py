@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.build.packages import WHEEL_DIR, BuildSecret
 from pipeline.build.refs import ImageName
 from pipeline.build.registry import Credentials, Registry
 from pipeline.errors import MissingDependency, StepFailed, UserError
@@ -34,6 +35,7 @@ class BuildJob:
     labels: Mapping[str, str] = field(default_factory=dict)
     cache_from: tuple[str, ...] = ()
     push: bool = True
+    secrets: tuple[BuildSecret, ...] = ()  # mounted for a RUN by BuildKit; never build args
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,27 @@ class LogTail:
 
     def __iter__(self) -> Iterator[str]:
         return iter(tuple(self._lines))
+
+
+def classic_context(job: BuildJob) -> tuple[bytes, str]:
+    """The context and Dockerfile path for the classic builder: a Dockerfile with ``RUN
+    --mount`` options (BuildKit only) gets a copy without them beside the wheel folder."""
+    import tarfile
+
+    from pipeline.build.dockerfile import without_mounts
+    from pipeline.build.packages import with_files
+
+    with tarfile.open(fileobj=io.BytesIO(job.context)) as tar:
+        try:
+            member = tar.extractfile(job.dockerfile)
+        except KeyError:
+            member = None
+        text = member.read().decode("utf-8", "replace") if member is not None else ""
+    stripped, count = without_mounts(text)
+    if not count:
+        return job.context, job.dockerfile
+    path = f"{WHEEL_DIR}/Dockerfile.classic"
+    return with_files(job.context, {path: stripped.encode()}), path
 
 
 class BuildFailed(StepFailed):
@@ -159,11 +182,19 @@ class DockerBuilder:
         return Built(image_id, digest, tuple(tail))
 
     def _classic_build(self, job: BuildJob, emit: Callable[[str], None], tail: LogTail) -> str:
+        if job.secrets:
+            raise BuildFailed(
+                "the classic builder cannot keep a build secret (the package index's "
+                "credentials) out of the image's history: build with BuildKit "
+                "(builder.buildkit: auto or on, with docker buildx on PATH)",
+                tuple(tail),
+            )
+        context, dockerfile = classic_context(job)
         image_id = ""
         stream = self._client.build(
-            fileobj=io.BytesIO(job.context),
+            fileobj=io.BytesIO(context),
             custom_context=True,
-            dockerfile=job.dockerfile,
+            dockerfile=dockerfile,
             tag=job.image.ref(job.tags[0]),
             buildargs=dict(job.build_args),
             labels=dict(job.labels),

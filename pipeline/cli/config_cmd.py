@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,9 @@ def _load(file: Path | None) -> ProjectConfig:
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name.rstrip("_"): _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            f.name.rstrip("_"): _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.metadata.get("internal")
         }
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
@@ -52,6 +55,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def _listed(items: Iterable[str], separator: str = ", ") -> str:
+    """Several values as a person writes them (``a, b``); none as ``-``."""
+    return separator.join(items) or "-"
 
 
 @click.group(cls=Group)
@@ -70,7 +78,7 @@ def show(file: Path | None, dependencies: bool, as_json: bool) -> None:
     if dependencies:
         from pipeline.config import requirements
 
-        deps = requirements.read(project.requirements_path)
+        deps = requirements.read(project.requirements_path, root=project.root)
     if as_json:
         body = _plain(project)
         body["entrypoints"] = {
@@ -90,16 +98,18 @@ def show(file: Path | None, dependencies: bool, as_json: bool) -> None:
         click.echo("------------------------------")
         return
     p, m = project.project, project.model
+    assets = [f"{a.provider}: {', '.join(f.name for f in a.files)}" for a in m.assets]
+    images = [f"{p.docker.name}:{tag}" for tag in p.docker.tags] or [p.docker.name]
     lines = [
         f"SoMLier YAML: [{project.path}]",
         f"Project Name: {p.name}",
         f"Model Name: {m.name}",
         f"Model Version: {m.version}",
-        f"Model Tag: {list(m.tags)}",
-        f"Model Assets: {[a.provider + ':' + ','.join(f.name for f in a.files) for a in m.assets]}",
+        f"Model Tag: {_listed(m.tags)}",
+        f"Model Assets: {_listed(assets, '; ')}",
         f"Python Version: {p.python.version}",
-        f"Docker Image Name: {p.docker.name}:{list(p.docker.tags)}",
-        f"Entrypoints: {', '.join(project.entrypoints)}",
+        f"Docker Image Name: {_listed(images)}",
+        f"Entrypoints: {_listed(project.entrypoints)}",
     ]
     if p.depends_on:
         lines.append(f"Depends On: {', '.join(p.depends_on)}")
@@ -121,6 +131,7 @@ def run(name: str, args: tuple[str, ...], file: Path | None) -> int:
     SIGTERM (and SIGINT when not in a terminal) is forwarded, and the exit code is the child's.
     """
     from pipeline import runner
+    from pipeline.cli.tracking_edge import local_run_environment
 
     if args[:1] == ("--",):
         args = args[1:]
@@ -128,6 +139,9 @@ def run(name: str, args: tuple[str, ...], file: Path | None) -> int:
     argv = runner.argv_for(project, name, args)
     click.echo(f"Entrypoint: [{name}]", err=True)
     click.echo(f"Executing {argv}...", err=True)
-    return runner.run_entrypoint(
-        project, name, args, runner.environment_for(os.environ), fmt=project.global_.logging.format
-    )
+    # The monorepo's MLflow store (and the project's experiment) unless the caller chose one.
+    env = {
+        **runner.environment_for(os.environ),
+        **local_run_environment(project.root, project.name),
+    }
+    return runner.run_entrypoint(project, name, args, env, fmt=project.global_.logging.format)

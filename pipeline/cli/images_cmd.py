@@ -55,7 +55,10 @@ def _run(
     """``settings``: given by /build (read from the default branch's checkout, never from the
     PR's tree at ``root``, so a PR cannot redirect pushes and credentials). ``publish_dags``: on
     a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs."""
+    import tempfile
+
     from pipeline import proc
+    from pipeline.build import packages
     from pipeline.build.engine import DockerBuilder
     from pipeline.build.refs import BuildContext
     from pipeline.config.settings import load_settings
@@ -108,9 +111,14 @@ def _run(
             DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit, registry=registry
         )
     if planned:
+        # Credentials a builder must not be given are refused before anything is built.
+        packages.index_secret(
+            settings.packages, environ, cloud=settings.builder.type == "cloudbuild"
+        )
         # Fail early and plainly (no engine, no credentials, settings missing); the first
         # worker then builds with this builder instead of connecting again.
         factory = _first_then(factory(), factory)
+    scratch = tempfile.TemporaryDirectory(prefix="somlier-build-")
     step = ImageStep(
         root,
         sha,
@@ -120,19 +128,28 @@ def _run(
         registry,
         _log,
         source_url=f"https://github.com/{repo}" if repo else "",
+        packages=partial(
+            packages.inputs,
+            settings.packages,
+            environ,
+            cloud=settings.builder.type == "cloudbuild",
+            scratch=Path(scratch.name),
+            log=lambda line: click.echo(line, err=True),
+        ),
     )
     reports = step_edge.reports_for(
         settings, environ, repo or settings.github.projects_repo, to_github=trigger != "manual"
     )
-    result = flow.execute(
-        step,
-        planned,
-        context=context,
-        repo=repo or settings.github.projects_repo or root.name,
-        link=link,
-        reports=reports,
-        deleted=deleted,
-    )
+    with scratch:
+        result = flow.execute(
+            step,
+            planned,
+            context=context,
+            repo=repo or settings.github.projects_repo or root.name,
+            link=link,
+            reports=reports,
+            deleted=deleted,
+        )
     dags: list[dict[str, Any]] = []
     if publish_dags and trigger == "main" and settings.github.dags_repo and (configs or deleted):
         from pipeline.cli.publish_edge import publish_merged

@@ -23,23 +23,15 @@ if TYPE_CHECKING:
 
 
 def _settings(base: Path) -> PlatformSettings:
-    from pipeline.config.settings import load_settings
-    from pipeline.monorepo.discovery import platform_root
+    from pipeline.cli.tracking_edge import settings
 
-    return load_settings(platform_root(base.resolve()), os.environ)
+    return settings(base)
 
 
 def _tracking(base: Path, settings: PlatformSettings) -> Tracking:
-    """MLFLOW_TRACKING_URI > settings mlflow.tracking_uri > .somlier/mlflow.db of the repo."""
-    from pipeline.monorepo.discovery import repo_root
-    from pipeline.online.tracking import resolve
+    from pipeline.cli.tracking_edge import tracking
 
-    root = repo_root(base.resolve()) or base.resolve()
-    return resolve(
-        root=root,
-        settings_uri=settings.mlflow.tracking_uri,
-        env_uri=os.environ.get("MLFLOW_TRACKING_URI"),
-    )
+    return tracking(base, settings)
 
 
 def _source(base: Path, github_uri: str | None) -> str:

@@ -19,28 +19,40 @@ from pipeline.monorepo import discovery
 
 if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
+    from pipeline.config.variables import Variables
 
 
-def _platform(start: Path, cwd: Path) -> tuple[FileReport | None, PlatformSettings | None]:
+def _platform(
+    start: Path, cwd: Path
+) -> tuple[FileReport | None, PlatformSettings | None, Variables]:
     """Validate the platform settings of the monorepo around ``start``, if it has any; return
-    the report (None when there is no file) and the settings (None when there is no valid
-    file)."""
+    the report (None when there is no file), the settings (None when there is no valid file)
+    and their ``${VAR}`` rule."""
+    from pipeline.config import settings, variables
+
     root = discovery.platform_root(start)
     if root is None:
-        return None, None
-    from pipeline.config import settings  # only when there is a platform file
-
+        return None, None, variables.for_root(None, os.environ)
     path = root / settings.FILENAME
     shown = shown_path(path, cwd)
     try:
         loaded = settings.load_settings(root, os.environ)
     except ConfigError as exc:
-        return FileReport(shown, tuple(exc.diagnostics)), None
-    return FileReport(shown), loaded
+        # The strictest rule (nothing allowed) while the settings are broken.
+        return (
+            FileReport(shown, tuple(exc.diagnostics)),
+            None,
+            variables.from_settings(settings.PlatformSettings()),
+        )
+    return FileReport(shown), loaded, variables.from_settings(loaded)
 
 
 def _offline_jobs(
-    result: Result, files: list[Path], cwd: Path, settings: PlatformSettings | None
+    result: Result,
+    files: list[Path],
+    cwd: Path,
+    settings: PlatformSettings | None,
+    rule: Variables,
 ) -> Result:
     """The checks ``offline render`` applies to each valid file's offline: jobs (its code:
     :func:`pipeline.offline.plan.check_jobs`), with the platform settings render would use (the
@@ -56,7 +68,7 @@ def _offline_jobs(
         from pipeline.offline.plan import check_jobs
 
         settings = settings or load_settings(None, os.environ)
-        config = load_project(by_shown[report.path], os.environ, report.path)
+        config = load_project(by_shown[report.path], os.environ, report.path, rule)
         seen = {(d.line, d.col) for d in report.diagnostics}
         found = check_jobs(config, settings, report.path)
         extra = [d for d in found if (d.line, d.col) not in seen]
@@ -106,11 +118,13 @@ def validate(paths: tuple[Path, ...], as_json: bool, fmt: str, jobs: int | None)
         raise UserError(f"no somlier.yaml found in {where}", hint="pass a file or a project folder")
     first = paths[0].resolve() if paths else cwd
     start = first if first.is_dir() else first.parent
-    platform_report, settings = _platform(start, cwd)
+    platform_report, settings, rule = _platform(start, cwd)
     gpu_types = frozenset(settings.gpu_types) if settings is not None else frozenset()
-    result = validate_files(files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types or None)
+    result = validate_files(
+        files, os.environ, cwd=cwd, jobs=jobs, gpu_types=gpu_types or None, variables=rule
+    )
     if platform_report is None or platform_report.ok:
-        result = _offline_jobs(result, files, cwd, settings)
+        result = _offline_jobs(result, files, cwd, settings, rule)
     if platform_report is not None:
         result = Result((platform_report, *result.reports))
     if as_json:

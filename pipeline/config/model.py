@@ -138,6 +138,11 @@ class ProjectConfig:
     entrypoints: dict[str, Entrypoint]
     offline: tuple[OfflineJob, ...] = ()
     online: OnlineSpec = field(default_factory=OnlineSpec)
+    # (key path, as written, as read) of each value read from the environment: an error about
+    # one shows the ${VAR} (interpolate.scrub). Not part of the settings (config show skips it).
+    from_env: tuple[tuple[tuple[str | int, ...], str, str], ...] = field(
+        default=(), repr=False, compare=False, metadata={"internal": True}
+    )
 
     @property
     def root(self) -> Path:
@@ -181,7 +186,11 @@ def _command(raw: str | list[str]) -> tuple[str, ...]:
     return tuple(shlex.split(raw)) if isinstance(raw, str) else tuple(raw)
 
 
-def build(data: dict[str, Any], path: Path) -> ProjectConfig:
+def build(
+    data: dict[str, Any],
+    path: Path,
+    from_env: tuple[tuple[tuple[str | int, ...], str, str], ...] = (),
+) -> ProjectConfig:
     """Turn schema-valid data into a :class:`ProjectConfig` (total on valid input)."""
     g = data.get("global", {})
     p = data["project"]
@@ -190,6 +199,7 @@ def build(data: dict[str, Any], path: Path) -> ProjectConfig:
     online = data.get("online", {})
     return ProjectConfig(
         path=path,
+        from_env=from_env,
         global_=GlobalSettings(
             **({"env": g["env"]} if "env" in g else {}),
             logging=Logging(**g.get("logging", {})),

@@ -8,11 +8,12 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import schema, yamlsafe
-from pipeline.config.interpolate import KeyPath, interpolate_tree
+from pipeline.config.interpolate import FromEnv, InterpolationError, KeyPath, Read, interpolate_tree
 from pipeline.errors import ConfigError, Diagnostic
 
 if TYPE_CHECKING:
     from pipeline.config import model
+    from pipeline.config.variables import Variables
 
 FILENAME = "somlier.yaml"
 SCHEMA = "somlier"
@@ -27,6 +28,7 @@ class FileReport:
     project: str | None = None
     dag_ids: tuple[str, ...] = ()
     gpu_types: tuple[tuple[KeyPath, str], ...] = ()  # where each GPU type is asked for
+    from_env: tuple[Read, ...] = ()  # values read from the environment, kept out of messages
 
     @property
     def ok(self) -> bool:
@@ -34,23 +36,45 @@ class FileReport:
 
 
 class _Located:
-    """Turns key paths into diagnostics for one file."""
+    """Turns key paths into diagnostics for one file; a value read from the environment is shown
+    as the ``${VAR}`` it was read from."""
 
-    def __init__(self, shown: str, node: Any) -> None:
+    def __init__(self, shown: str, node: Any, text: str) -> None:
         self.shown = shown
         self.node = node
+        self.lines = text.split("\n")
+        self.from_env = FromEnv()
         self.found: list[Diagnostic] = []
 
     def add(self, path: KeyPath, message: str, hint: str = "", at_key: bool = False) -> None:
         line, col = schema.locate(self.node, path, at_key)
+        message, hint = self.from_env.scrub(path, message), self.from_env.scrub(path, hint)
         self.found.append(
             Diagnostic(self.shown, line, col, message, hint, key_path=schema.format_path(path))
         )
+
+    def add_interpolation(self, path: KeyPath, exc: InterpolationError) -> None:
+        """At the ``${...}`` itself when the value's first line holds it."""
+        self.add(path, exc.message, exc.hint)
+        found = self.found[-1]
+        if exc.source and 0 < found.line <= len(self.lines):
+            at = self.lines[found.line - 1].find(exc.source, max(found.col - 1, 0))
+            if at >= 0:
+                self.found[-1] = found._replace(col=at + 1)
 
 
 def _inside(root: Path, relative: str) -> bool:
     pure = PurePosixPath(relative)
     return not pure.is_absolute() and ".." not in pure.parts and not relative.startswith("~")
+
+
+def _leaves(root: Path, relative: str) -> bool:
+    """Whether ``root / relative`` resolves (through links) to a place outside ``root``."""
+    try:
+        (root / relative).resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return True
+    return False
 
 
 def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
@@ -61,6 +85,12 @@ def _semantic(data: dict[str, Any], root: Path, out: _Located) -> None:
         out.add(
             req_path,
             f"requirements_txt {req!r} points outside the project folder",
+            "the image is built from the project folder; keep the file inside it",
+        )
+    elif _leaves(root, req):
+        out.add(
+            req_path,
+            f"requirements_txt {req!r} is a link to a file outside the project folder",
             "the image is built from the project folder; keep the file inside it",
         )
     elif not (root / req).is_file():
@@ -103,13 +133,27 @@ def _raise(out: _Located) -> None:
     raise ConfigError(sorted(out.found, key=lambda d: (d.line, d.col)))
 
 
-def _check(raw: bytes, path: Path, shown: str, environ: Mapping[str, str]) -> tuple[Any, Any]:
-    """Return (data, node) for a valid file, or raise ConfigError with every diagnostic."""
+def _check(
+    raw: bytes, path: Path, shown: str, environ: Mapping[str, str], variables: Variables | None
+) -> tuple[Any, _Located]:
+    """Return (data, locator) for a valid file, or raise ConfigError with every diagnostic.
+    ``variables`` (the monorepo's rule) is looked up from the file's place when not given."""
+    if variables is None:
+        from pipeline.config.variables import for_file
+
+        variables = for_file(path, environ)
     doc = yamlsafe.load_text(raw, shown)
     data = doc.data
-    out = _Located(shown, doc.node)
-    for key_path, exc in interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH):
-        out.add(key_path, exc.message, exc.hint)
+    out = _Located(shown, doc.node, raw.decode("utf-8", "replace").lstrip("\ufeff"))
+    found = interpolate_tree(
+        data,
+        environ,
+        max_depth=yamlsafe.MAX_DEPTH,
+        variables=variables,
+        from_env=out.from_env,
+    )
+    for key_path, exc in found:
+        out.add_interpolation(key_path, exc)
     if out.found:
         _raise(out)
     if not schema.is_valid(SCHEMA, data):
@@ -121,13 +165,15 @@ def _check(raw: bytes, path: Path, shown: str, environ: Mapping[str, str]) -> tu
     _semantic(data, path.parent, out)
     if out.found:
         _raise(out)
-    return data, doc.node
+    return data, out
 
 
-def check_file(path: Path, shown: str, environ: Mapping[str, str]) -> FileReport:
+def check_file(
+    path: Path, shown: str, environ: Mapping[str, str], variables: Variables | None = None
+) -> FileReport:
     """Validate one file without raising: the report carries the diagnostics."""
     try:
-        data, _ = _check(yamlsafe.read_file(path, shown), path, shown, environ)
+        data, out = _check(yamlsafe.read_file(path, shown), path, shown, environ, variables)
     except ConfigError as exc:
         return FileReport(shown, tuple(exc.diagnostics))
     jobs = data.get("offline", ())
@@ -137,19 +183,29 @@ def check_file(path: Path, shown: str, environ: Mapping[str, str]) -> FileReport
     if "gpu" in data.get("online", {}):
         gpus.append((("online", "gpu", "type"), data["online"]["gpu"]["type"]))
     return FileReport(
-        shown, (), data["project"]["name"], tuple(j["dag_id"] for j in jobs), tuple(gpus)
+        shown,
+        (),
+        data["project"]["name"],
+        tuple(j["dag_id"] for j in jobs),
+        tuple(gpus),
+        out.from_env.entries(),
     )
 
 
 def load_project(
-    path: Path, environ: Mapping[str, str], shown: str | None = None
+    path: Path,
+    environ: Mapping[str, str],
+    shown: str | None = None,
+    variables: Variables | None = None,
 ) -> model.ProjectConfig:
-    """Load a valid project or raise :class:`ConfigError` with every problem found."""
+    """Load a valid project or raise :class:`ConfigError` with every problem found.
+    ``${VAR}`` reads only what ``variables`` (default: the rule of the monorepo around
+    ``path``) allows."""
     from pipeline.config import model  # not needed by validate: keep its start-up short
 
     shown = shown or str(path)
-    data, _ = _check(yamlsafe.read_file(path, shown), path, shown, environ)
-    return model.build(data, path)
+    data, out = _check(yamlsafe.read_file(path, shown), path, shown, environ, variables)
+    return model.build(data, path, out.from_env.entries())
 
 
 def locate_key(path: Path, shown: str, key_path: KeyPath) -> tuple[int, int]:

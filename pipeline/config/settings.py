@@ -65,6 +65,20 @@ class Builder:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Packages:
+    """Where project images (and ``make install``) get Python packages and somlier itself."""
+
+    index_url: str = ""  # pip's --index-url in builds; empty: pip's default
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    # The variable holding an index URL with credentials (replaces index_url); never the URL.
+    index_url_env: str = "SOMLIER_PIP_INDEX_URL"
+    # Cloud Build: the Secret Manager version holding that URL (Cloud Build reads it, not us).
+    index_url_secret: str | None = None
+    somlier: Literal["wheel", "index"] = "wheel"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Slack:
     channel: str = "#dp_monitor_cicd"
     token_env: str = "SLACK_BOT_TOKEN"
@@ -155,9 +169,17 @@ class Api:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Interpolation:
+    """The variables a somlier.yaml may read with ``${VAR}`` (see :mod:`.variables`)."""
+
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlatformSettings:
     registry: Registry = field(default_factory=Registry)
     builder: Builder = field(default_factory=Builder)
+    packages: Packages = field(default_factory=Packages)
     slack: Slack = field(default_factory=Slack)
     github: GitHub = field(default_factory=GitHub)
     mlflow: MLflow = field(default_factory=MLflow)
@@ -167,6 +189,7 @@ class PlatformSettings:
     monorepo: Monorepo = field(default_factory=Monorepo)
     notebook_profiles: NotebookProfiles = field(default_factory=NotebookProfiles)
     api: Api = field(default_factory=Api)
+    interpolation: Interpolation = field(default_factory=Interpolation)
     source: Path | None = None  # the file read, if any
 
 
@@ -236,6 +259,7 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
         builder=section(
             Builder, "builder", cloudbuild=CloudBuild(**builder_raw.get("cloudbuild", {}))
         ),
+        packages=section(Packages, "packages"),
         slack=section(Slack, "slack"),
         github=section(GitHub, "github"),
         mlflow=section(MLflow, "mlflow"),
@@ -251,6 +275,7 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
         monorepo=section(Monorepo, "monorepo"),
         notebook_profiles=NotebookProfiles.from_raw(data.get("notebook_profiles", {})),
         api=section(Api, "api"),
+        interpolation=section(Interpolation, "interpolation"),
         source=source,
     )
 
@@ -283,7 +308,8 @@ def _validated(path: Path | None, environ: Mapping[str, str]) -> tuple[dict[str,
     if path is not None and path.is_file():
         doc = yamlsafe.load_text(yamlsafe.read_file(path, shown), shown)
         data, node = doc.data, doc.node
-        found = interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH)
+        # The platform's own file is trusted (it names the secrets): it reads any variable.
+        found = interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH, variables=None)
         if found:
             raise ConfigError(
                 [

@@ -7,15 +7,20 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.config.interpolate import KeyPath
+from pipeline.config.interpolate import KeyPath, scrub
 from pipeline.config.project import FileReport, check_file, locate_key
 from pipeline.config.schema import format_path, suggest
 from pipeline.errors import Diagnostic
 
+if TYPE_CHECKING:
+    from pipeline.config.variables import Variables
+
 PARALLEL_THRESHOLD = 64  # below this many files, a worker pool costs more than it saves
 
 _ENVIRON: Mapping[str, str] = {}
+_VARIABLES: Variables | None = None
 
 
 @dataclass(frozen=True)
@@ -31,13 +36,13 @@ class Result:
         return sum(len(r.diagnostics) for r in self.reports)
 
 
-def _init(environ: Mapping[str, str]) -> None:
-    global _ENVIRON
-    _ENVIRON = environ
+def _init(environ: Mapping[str, str], variables: Variables | None) -> None:
+    global _ENVIRON, _VARIABLES
+    _ENVIRON, _VARIABLES = environ, variables
 
 
 def _check(item: tuple[str, str]) -> FileReport:
-    return check_file(Path(item[0]), item[1], _ENVIRON)
+    return check_file(Path(item[0]), item[1], _ENVIRON, _VARIABLES)
 
 
 def default_jobs() -> int:
@@ -45,16 +50,19 @@ def default_jobs() -> int:
 
 
 def _check_all(
-    items: list[tuple[str, str]], environ: Mapping[str, str], jobs: int
+    items: list[tuple[str, str]],
+    environ: Mapping[str, str],
+    jobs: int,
+    variables: Variables | None,
 ) -> list[FileReport]:
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
-        return [check_file(Path(p), shown, environ) for p, shown in items]
+        return [check_file(Path(p), shown, environ, variables) for p, shown in items]
     import multiprocessing  # only for many files
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     chunk = max(1, min(256, len(items) // (jobs * 8)))
-    with context.Pool(jobs, initializer=_init, initargs=(dict(environ),)) as pool:
+    with context.Pool(jobs, initializer=_init, initargs=(dict(environ), variables)) as pool:
         return pool.map(_check, items, chunksize=chunk)
 
 
@@ -79,7 +87,7 @@ def _monorepo_rules(
                         report.path,
                         line,
                         col,
-                        f"{kind} {value!r} is already used by {first}",
+                        _scrub(report, key_path, f"{kind} {value!r} is already used by {first}"),
                         f"{kind.replace('_', ' ')}s are unique in the monorepo",
                         key_path=format_path(key_path),
                     )
@@ -93,13 +101,21 @@ def _monorepo_rules(
                         report.path,
                         line,
                         col,
-                        f"GPU type {gpu!r} is not in the platform's gpu_types",
-                        suggest(gpu, sorted(gpu_types)) or f"known: {known}",
+                        _scrub(
+                            report, key_path, f"GPU type {gpu!r} is not in the platform's gpu_types"
+                        ),
+                        _scrub(
+                            report, key_path, suggest(gpu, sorted(gpu_types)) or f"known: {known}"
+                        ),
                         key_path=format_path(key_path),
                     )
                 )
         if extra:
             reports[index] = replace(report, diagnostics=tuple(extra))
+
+
+def _scrub(report: FileReport, key_path: KeyPath, text: str) -> str:
+    return scrub(report.from_env, key_path, text)
 
 
 def shown_path(path: Path, cwd: Path) -> str:
@@ -116,10 +132,13 @@ def validate_files(
     cwd: Path,
     jobs: int | None = None,
     gpu_types: frozenset[str] | None = None,
+    variables: Variables | None = None,
 ) -> Result:
-    """Check ``files``; ``gpu_types`` (from the platform settings) enables the GPU type rule."""
+    """Check ``files``; ``gpu_types`` (from the platform settings) enables the GPU type rule;
+    ``variables`` is the ``${VAR}`` rule of the files' monorepo (default: looked up per file)."""
     shown = {shown_path(p, cwd): p for p in files}
     items = [(str(p), s) for s, p in shown.items()]
-    reports = _check_all(items, environ, default_jobs() if jobs is None else jobs)
+    jobs = default_jobs() if jobs is None else jobs
+    reports = _check_all(items, environ, jobs, variables)
     _monorepo_rules(reports, shown, gpu_types)
     return Result(tuple(reports))

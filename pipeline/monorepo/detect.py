@@ -17,10 +17,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.monorepo import changes, gitblobs, gitdiff, projectfile, report, snapshot
 from pipeline.monorepo.changes import folder_of, is_marker
 from pipeline.monorepo.snapshot import marker_path
+
+if TYPE_CHECKING:
+    from pipeline.config.variables import Variables
 
 
 def validate_at_head(
@@ -28,6 +32,7 @@ def validate_at_head(
     files: Mapping[str, str],
     texts: Mapping[str, gitblobs.Blob],
     environ: Mapping[str, str],
+    rule: projectfile.Rule,
 ) -> dict[str, str]:
     """Validate ``files`` (somlier.yaml path → blob id at head; ``texts``: blob id → content);
     return folder → project name, or raise :class:`ConfigError` with every diagnostic (paths
@@ -44,8 +49,11 @@ def validate_at_head(
 
     folders = {folder_of(p) for p in files}
     listed = gitdiff.files_under(revs.root, revs.head, folders)
+    variables = rule()  # the work tree's rule, also for the scratch copy
     if gitblobs.checked_out(revs.root, files) and _holds_exactly(revs.root, folders, listed):
-        result = validate_files([revs.root / p for p in sorted(files)], environ, cwd=revs.root)
+        result = validate_files(
+            [revs.root / p for p in sorted(files)], environ, cwd=revs.root, variables=variables
+        )
     else:
         import tempfile
 
@@ -63,7 +71,9 @@ def validate_at_head(
                 else:
                     (root / path).write_bytes(raw)
             gitblobs.export(revs.root, revs.head, inexact, root)
-            result = validate_files([root / p for p in sorted(files)], environ, cwd=root)
+            result = validate_files(
+                [root / p for p in sorted(files)], environ, cwd=root, variables=variables
+            )
     if not result.ok:
         raise ConfigError([d for r in result.reports for d in r.diagnostics])
     return {folder_of(r.path): r.project for r in result.reports if r.project}
@@ -109,12 +119,27 @@ def global_paths(root: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
     return load_settings(root, environ).monorepo.global_paths
 
 
+def _rule(root: Path, environ: Mapping[str, str]) -> projectfile.Rule:
+    """The monorepo's ``${VAR}`` rule, from its settings the first time a file needs it."""
+    found: list[Variables] = []
+
+    def rule() -> Variables:
+        if not found:
+            from pipeline.config.variables import for_root
+
+            found.append(for_root(root, environ))
+        return found[0]
+
+    return rule
+
+
 def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> report.Report:
     """The projects ``head`` changes relative to its merge base with ``base``."""
     revs = gitdiff.resolve(cwd, base, head)
     merge_base = gitdiff.merge_base(revs)
     entries = gitdiff.diff(revs.root, merge_base, revs.head)
     shared = global_paths(revs.root, environ)
+    rule = _rule(revs.root, environ)
     found = snapshot.at(revs)
     head_markers, texts = found.markers, found.texts
 
@@ -133,12 +158,12 @@ def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> repor
     declaring = found.declaring()
     read({**edited_blobs, **declaring})
     names = validate_at_head(
-        revs, {marker_path(f): b for f, b in edited_blobs.items()}, texts, environ
+        revs, {marker_path(f): b for f, b in edited_blobs.items()}, texts, environ, rule
     )
 
     depends: dict[str, tuple[str, ...]] = {}
     for folder, blob in declaring.items():
-        globs = projectfile.depends_on(texts[blob].text, marker_path(folder), environ)
+        globs = projectfile.depends_on(texts[blob].text, marker_path(folder), environ, rule)
         if globs:
             depends[folder] = globs
     diffs = [e.change for e in entries]
@@ -158,7 +183,9 @@ def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> repor
     old = gitblobs.read_blobs(revs.root, (b for f in result.deleted if (b := gone.get(f))))
     by_folder.update((f, old[b].text) for f in result.deleted if (b := gone.get(f)) in old)
     for folder, text in by_folder.items():
-        name = None if folder in names else projectfile.name(text, marker_path(folder), environ)
+        name = (
+            None if folder in names else projectfile.name(text, marker_path(folder), environ, rule)
+        )
         if name:
             names[folder] = name
     return report.named(result, names, base=revs.base, head=revs.head, merge_base=merge_base)

@@ -13,8 +13,13 @@ validated file.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.config.variables import Variables
+
+Rule = Callable[[], "Variables"]  # the monorepo's ${VAR} rule, looked up only when needed
 
 _KEY = re.compile(r"project[ \t]*:[ \t]*(?:#.*)?\Z")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
@@ -98,7 +103,7 @@ def quick_depends_on(text: str) -> tuple[str, ...] | None:
     return ()
 
 
-def _load(text: str, shown: str, environ: Mapping[str, str]) -> dict[str, Any] | None:
+def _load(text: str, shown: str, environ: Mapping[str, str], rule: Rule) -> dict[str, Any] | None:
     # Imported here: the YAML loader costs more to import (about 25 ms) than the line scan
     # costs for 10,000 files, and most runs never need it.
     from pipeline.config import yamlsafe
@@ -109,17 +114,20 @@ def _load(text: str, shown: str, environ: Mapping[str, str]) -> dict[str, Any] |
         data = yamlsafe.load_text(text.encode("utf-8"), shown).data
     except ConfigError:
         return None
-    interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH)
+    if "${" in text and interpolate_tree(
+        data, environ, max_depth=yamlsafe.MAX_DEPTH, variables=rule()
+    ):
+        return None  # a variable that is not allowed or not set: validate reports it
     project = data.get("project") if isinstance(data, dict) else None
     return project if isinstance(project, dict) else None
 
 
-def name(text: str, shown: str, environ: Mapping[str, str]) -> str | None:
+def name(text: str, shown: str, environ: Mapping[str, str], rule: Rule) -> str | None:
     """The project's name, or None when the file does not say (the caller uses the folder's)."""
     quick = quick_name(text)
     if quick is not None:
         return quick
-    project = _load(text, shown, environ)
+    project = _load(text, shown, environ, rule)
     value = project.get("name") if project is not None else None
     return value if isinstance(value, str) and value else None
 
@@ -132,14 +140,14 @@ def mentions_depends_on(text: str) -> bool:
     return MENTION in text
 
 
-def depends_on(text: str, shown: str, environ: Mapping[str, str]) -> tuple[str, ...]:
+def depends_on(text: str, shown: str, environ: Mapping[str, str], rule: Rule) -> tuple[str, ...]:
     """The ``project.depends_on`` globs (a file that does not mention it is not parsed)."""
     if not mentions_depends_on(text):
         return ()
     quick = quick_depends_on(text)
     if quick is not None:
         return quick
-    project = _load(text, shown, environ)
+    project = _load(text, shown, environ, rule)
     globs = project.get("depends_on") if project is not None else None
     if not isinstance(globs, list):
         return ()

@@ -107,15 +107,18 @@ def check_jobs(config: ProjectConfig, settings: PlatformSettings, shown: str) ->
 
 
 def located(job: JobError, shown: str) -> Diagnostic:
-    """``job``'s error at the line of its somlier.yaml that holds the value at fault."""
+    """``job``'s error at the line of its somlier.yaml that holds the value at fault; a value
+    read from the environment is shown as its ``${VAR}``, never as the value."""
+    from pipeline.config.interpolate import scrub
+
     key_path: tuple[str | int, ...] = ("offline", job.index, *job.error.field.split("."))
     line, col = locate_key(job.config.path, shown, key_path)
     return Diagnostic(
         shown,
         line,
         col,
-        f"offline[{job.index}]: {job.error.message}",
-        job.error.hint,
+        scrub(job.config.from_env, key_path, f"offline[{job.index}]: {job.error.message}"),
+        scrub(job.config.from_env, key_path, job.error.hint),
         key_path=".".join(map(str, key_path)),
     )
 

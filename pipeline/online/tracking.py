@@ -87,6 +87,28 @@ def resolve(*, root: Path, settings_uri: str, env_uri: str | None) -> Tracking:
     return Tracking(f"sqlite:///{store / DB_NAME}", "default", store / ARTIFACTS_NAME)
 
 
+def local_run_environment(
+    *, env_uri: str | None, settings_uri: str, repo: Path | None, experiment: str | None
+) -> dict[str, str]:
+    """What ``somlier config run`` adds to an entrypoint's environment so that its runs land in
+    the store ``online train`` and ``online register`` use: the settings' URI, or the
+    monorepo's ``.somlier/mlflow.db`` (``repo`` is the git root around the project); and the
+    project's name as the default experiment (``experiment``, None when the caller set one).
+
+    An explicit ``MLFLOW_TRACKING_URI`` is left as it is; outside a git repository without a
+    settings URI (e.g. inside the project's image) MLflow's own default applies.
+    """
+    env = {"MLFLOW_EXPERIMENT_NAME": experiment} if experiment else {}
+    if env_uri:
+        return env
+    if settings_uri:
+        return {**env, **child_environment(resolve(root=Path(), settings_uri=settings_uri,
+                                                   env_uri=None))}  # fmt: skip
+    if repo is None:
+        return env
+    return {**env, **child_environment(resolve(root=repo, settings_uri="", env_uri=None))}
+
+
 def child_environment(tracking: Tracking) -> dict[str, str]:
     """The variables that point a child process at ``tracking``. Credentials in the URI move to
     ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``, so the URLs MLflow prints ("View run at ...")

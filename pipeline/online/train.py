@@ -1,19 +1,17 @@
-"""Training runs: the ``--param`` grid, the project inside the checkout, and one MLflow run per
-grid point, each running the project's entrypoint as a child process.
+"""Training runs: the ``--param`` grid, the project inside the checkout, and one child process
+per grid point running the project's entrypoint with MLflow tracking.
 
-The parent creates each run (with its tags and params) and hands it to the child through
-``MLFLOW_RUN_ID``, so ``mlflow.start_run()`` in the project's code resumes it; the parent then
-marks it FINISHED, FAILED or KILLED from the child's exit code. A run exists, tagged, even when
-the project's code never calls MLflow or dies before it does.
+The child starts its own MLflow runs (see pipeline.online.train_runs): a script that sets its
+own experiment or starts its own run trains under ``online train`` as it does by hand, and every
+run it starts is tagged with the commit, the ref and the project. A child that starts none still
+leaves one run, tagged, with its params and the status of its exit code.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import re
-import signal
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,7 +23,6 @@ from pipeline.online.checkout import Checkout
 from pipeline.online.tracking import Tracking
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,249}$")
-_INTERRUPTED = {128 + signal.SIGINT, 128 + signal.SIGTERM}
 
 Grid = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -129,9 +126,9 @@ class RunResult:
 
 
 def status_for(code: int) -> str:
-    if code == 0:
-        return "FINISHED"
-    return "KILLED" if code in _INTERRUPTED else "FAILED"
+    from pipeline.online.train_runs import status_for as status
+
+    return status(code)
 
 
 @dataclass(frozen=True)
@@ -140,6 +137,7 @@ class TrainPlan:
     entrypoint: str
     runs: list[dict[str, str]]
     tags: dict[str, str]
+    scratch: Path | None = None  # the checkout's root, deleted after the runs
 
     def argv(self, params: Mapping[str, str]) -> list[str]:
         from pipeline.runner import argv_for
@@ -160,30 +158,27 @@ def run_grid(
     after each run with its 1-based index."""
     from pipeline import runner
     from pipeline.online import tracking as tr
+    from pipeline.online import train_runs
 
     plan.argv({})  # an unknown entrypoint is the user's error before any run is created
     mlflow_client = tr.client(tracking)  # first: a missing mlflow is a clear MissingDependency
 
-    from mlflow.entities import Param
     from mlflow.exceptions import MlflowException
 
+    # Created here with the store's artifact folder, so the child's runs in it keep their
+    # artifacts when the checkout is gone.
     experiment = tr.experiment_id(mlflow_client, tracking, plan.config.name)
     results: list[RunResult] = []
     for index, params in enumerate(plan.runs, 1):
-        try:
-            run = mlflow_client.create_run(experiment, tags=plan.tags)
-            run_id = run.info.run_id
-            if params:
-                mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
-        except MlflowException as exc:
-            raise tr.mlflow_failure(exc, tracking, "creating a run") from exc
-        env = {
-            **runner.environment_for(environ),
-            **tr.child_environment(tracking),
-            "MLFLOW_EXPERIMENT_ID": experiment,
-            "MLFLOW_RUN_ID": run_id,
-        }
-        env.pop("MLFLOW_EXPERIMENT_NAME", None)
+        launch_id = uuid.uuid4().hex
+        tags = {**plan.tags, train_runs.LAUNCH_TAG: launch_id}
+        env = train_runs.child_environment(
+            runner.environment_for(environ),
+            tr.child_environment(tracking),
+            experiment=plan.config.name,
+            tags=plan.tags,
+            launch_id=launch_id,
+        )
         code = 1
         try:
             code = runner.run_entrypoint(
@@ -196,21 +191,26 @@ def run_grid(
                 err=err,
             )
         finally:
-            status = status_for(code)
             try:
-                # Over HTTP, MLflow prints "View run at <URI>" here: not on our stdout (--json),
-                # and never with the URI's credentials.
-                with contextlib.redirect_stdout(io.StringIO()):
-                    mlflow_client.set_terminated(run_id, status)
+                done = train_runs.complete(mlflow_client, launch_id, code, params, tags, experiment)
             except MlflowException as exc:
                 raise StepFailed(
-                    f"run {run_id} ended ({status}) but could not be marked so: "
+                    f"the entrypoint exited {code} but its run could not be completed: "
                     f"{tr.redact(str(exc))}"
                 ) from exc
-        result = RunResult(run_id, status, dict(params), experiment, tracking.shown, code)
+        for run_id in train_runs.artifacts_in(done.runs, plan.scratch):
+            err.write(
+                f"warning: run {run_id} kept its artifacts in the temporary checkout, now "
+                "deleted: its experiment was created by the script without an artifact location "
+                "(use the project's experiment, MLFLOW_EXPERIMENT_NAME, or create the experiment "
+                "beforehand)\n"
+            )
+        result = RunResult(
+            done.run_id, done.status, dict(params), done.experiment_id, tracking.shown, code
+        )
         results.append(result)
         report(index, result)
-        if status == "KILLED":
+        if result.status == "KILLED":
             break
     return results
 
@@ -228,4 +228,5 @@ def prepare(
     config = load_project(find_project(checkout.root, project), environ)
     plan = TrainPlan(config, entrypoint, expand(grid), {})
     plan.argv({})  # an unknown entrypoint fails here, before any run or Job
-    return TrainPlan(config, entrypoint, plan.runs, run_tags(checkout, config, entrypoint))
+    tags = run_tags(checkout, config, entrypoint)
+    return TrainPlan(config, entrypoint, plan.runs, tags, checkout.root)

@@ -9,13 +9,16 @@ schema copies and editor settings of :mod:`pipeline.scaffold.editor`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 import yaml
 
 from pipeline import resources
+from pipeline.build import wheel
 from pipeline.errors import UserError
+from pipeline.render import Quoted
 from pipeline.scaffold import editor, tree
 
 TEMPLATE = Path(__file__).resolve().parent / "monorepo_template"
@@ -34,12 +37,25 @@ def workflow_sources() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in {".yml", ".yaml"} and p.is_file())
 
 
-def render(name: str, projects_repo: str | None) -> list[tree.File]:
-    import re
+_MAKE_SAFE = re.compile(r"[A-Za-z0-9._/+=:@-]+")
 
+
+def somlier_requirement(origin: wheel.Origin) -> str:
+    """What the Makefile's ``make install`` installs: ``origin`` as pip reaches it (a source
+    folder, a wheel, or ``somlier==VERSION``); a path make would misread gives the version."""
+    found = origin.requirement()
+    return found if _MAKE_SAFE.fullmatch(found) else f"{wheel.DISTRIBUTION}=={origin.version}"
+
+
+def render(name: str, projects_repo: str | None) -> list[tree.File]:
     if projects_repo and not re.fullmatch(_REPO, projects_repo):
         raise UserError(f"--projects-repo {projects_repo!r} is not owner/name")
-    files = tree.render_folder(TEMPLATE, {"name": name, "projects_repo": projects_repo or ""})
+    context = {
+        "name": name,
+        "projects_repo": projects_repo or "",
+        "somlier_requirement": Quoted(somlier_requirement(wheel.running())),
+    }
+    files = tree.render_folder(TEMPLATE, context)
     files += [tree.File(WORKFLOWS / p.name, p.read_bytes()) for p in workflow_sources()]
     files += editor.files()  # schema copies and editor mappings: completion works offline
     return files

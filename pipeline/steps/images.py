@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pipeline.build import context as sources
 from pipeline.build.engine import BuildFailed, BuildJob, Built
 from pipeline.build.outcome import Outcome
+from pipeline.build.packages import PackageInputs, with_files
 from pipeline.build.refs import BuildContext, ImageName, tags_for
 from pipeline.build.registry import Registry
 from pipeline.config.model import ProjectConfig
@@ -94,7 +95,10 @@ class ImageStep:
         registry: Registry | None,
         log: Log,
         source_url: str = "",
+        packages: PackageInputs | Callable[[], PackageInputs] | None = None,
     ) -> None:
+        """``packages``: what every build is given for pip (docs/platform.md#packages), or a
+        function that makes it, called once, at the first build (a cache hit needs none)."""
         self.root = root
         self.rev = rev
         self.settings = settings
@@ -104,6 +108,27 @@ class ImageStep:
         self.registry = registry
         self.log = log
         self.source_url = source_url
+        self._packages = packages
+        self._packages_lock = threading.Lock()
+        self._packages_error: SomlierError | None = None
+        self._redact: Callable[[str], str] = lambda text: text
+
+    def packages(self) -> PackageInputs:
+        """The package inputs of this run, made on first use (by one thread)."""
+        with self._packages_lock:
+            if self._packages_error is not None:
+                raise self._packages_error  # each project fails with it; made once
+            if callable(self._packages):
+                try:
+                    made = self._packages()
+                except SomlierError as exc:
+                    self._packages_error = exc
+                    raise
+                self._packages = made
+                self._redact = made.redact
+            if self._packages is None:
+                self._packages = PackageInputs()
+            return self._packages
 
     def _builder(self) -> Builder:
         builder: Builder | None = getattr(self._local, "builder", None)
@@ -137,13 +162,15 @@ class ImageStep:
                     True, cache_hit=True, digest=digest, pushed=self.registry is not None
                 )
             built = self._build(item)
+            tail = tuple(self._redact(line) for line in built.log_tail)
             return outcome(
-                True, digest=built.digest, log_tail=built.log_tail, pushed=built.digest is not None
+                True, digest=built.digest, log_tail=tail, pushed=built.digest is not None
             )
         except BuildFailed as exc:
-            return outcome(False, error=exc.message, log_tail=exc.log_tail)
+            tail = tuple(self._redact(line) for line in exc.log_tail)
+            return outcome(False, error=self._redact(exc.message), log_tail=tail)
         except SomlierError as exc:
-            return outcome(False, error=exc.message)
+            return outcome(False, error=self._redact(exc.message))
 
     def _reuse(self, item: Planned) -> tuple[bool, str | None]:
         """Whether an image built before from the same sources exists (it now carries every
@@ -170,16 +197,20 @@ class ImageStep:
         # The previous release's layers, when the engine has them (the classic builder does
         # not pull cache images itself).
         cache_from: tuple[str, ...] = (item.image.ref("latest"),) if self.registry else ()
+        packages = self.packages()
+        redact = packages.redact
         job = BuildJob(
             project=item.config.name,
             image=item.image,
             tags=item.tags,
-            context=sources.tarball(self.root, self.rev, item.files),
+            context=with_files(sources.tarball(self.root, self.rev, item.files), packages.files),
             dockerfile=dockerfile,
             build_args={
+                **packages.build_args,
                 "BASE_IMAGE": self.settings.builder.base_image,
                 "PROJECT_DIR": item.folder or ".",
             },
+            secrets=packages.secrets,
             labels={
                 key: value
                 for key, value in {
@@ -194,4 +225,4 @@ class ImageStep:
             push=self.registry is not None,
         )
         self.log(item.config.name, f"building {item.image.ref(item.source_tag)}")
-        return self._builder().build(job, lambda line: self.log(item.config.name, line))
+        return self._builder().build(job, lambda line: self.log(item.config.name, redact(line)))

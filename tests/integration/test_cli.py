@@ -291,8 +291,10 @@ def test_config_show_text_like_the_original_tool() -> None:
     assert done.returncode == 0
     lines = done.stdout.splitlines()
     assert "Model Name: churn-model" in lines
-    assert "Model Tag: ['dev']" in lines
-    assert "Docker Image Name: churn-model:['latest']" in lines
+    assert "Model Tag: dev" in lines
+    assert "Docker Image Name: churn-model:latest" in lines
+    assert "Model Assets: -" in lines
+    assert "Entrypoints: main, train, test" in lines
 
 
 def test_wheel_installs_and_runs_from_any_folder(tmp_path: Path) -> None:

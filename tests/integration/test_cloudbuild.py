@@ -471,3 +471,34 @@ def test_the_cli_says_what_is_missing(git_repo: GitRepo, tmp_path: Path) -> None
         assert done.returncode == 2, done.stderr
         assert "no Google Cloud credentials" in done.stderr and "Traceback" not in done.stderr
         assert fake.requests == []
+
+
+def test_the_wheel_rides_in_the_context_and_the_index_secret_comes_from_secret_manager(
+    fake: FakeCloudBuild,
+) -> None:
+    """What `pipeline build` gives Cloud Build for packages: the somlier wheel inside the
+    uploaded context, plain pip settings as build arguments, and the index URL with credentials
+    only as a Secret Manager reference that BuildKit mounts (docs/platform.md#packages)."""
+    from pipeline.build.packages import BuildSecret, with_files
+
+    version = "projects/my-proj/secrets/pypi-index-url/versions/4"
+    wheel = ".somlier-build/somlier-0.1.0-py3-none-any.whl"
+    the_job = job(
+        with_files(tar_of({"projects/alpha/Dockerfile": DOCKERFILE.encode()}), {wheel: b"PK"}),
+        build_args={"SOMLIER_REQUIREMENT": f"/opt/somlier-build/{wheel.split('/')[1]}"},
+        secrets=(BuildSecret("pip-index-url", secret_manager_version=version),),
+    )
+    builder(fake).build(the_job, lambda line: None)
+    (stored,) = [o for o in fake.objects.values() if o.bucket == BUCKET]
+    assert members(gzip.decompress(stored.data))[wheel] == b"PK"
+    (request,) = fake.build_requests()
+    assert request["availableSecrets"] == {
+        "secretManager": [{"versionName": version, "env": "SOMLIER_PIP_INDEX_URL"}]
+    }
+    build = next(s for s in request["steps"] if s["id"] == "build")
+    assert build["secretEnv"] == ["SOMLIER_PIP_INDEX_URL"]
+    assert build["env"] == ["DOCKER_BUILDKIT=1"]
+    assert pairs(build["args"], "--secret") == ["id=pip-index-url,env=SOMLIER_PIP_INDEX_URL"]
+    assert "SOMLIER_REQUIREMENT=/opt/somlier-build/somlier-0.1.0-py3-none-any.whl" in pairs(
+        build["args"], "--build-arg"
+    )

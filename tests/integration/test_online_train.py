@@ -34,14 +34,17 @@ SOMLIER = BIN / "somlier"
 TINY_TRAIN = """\
 import argparse, os, sys, time
 p = argparse.ArgumentParser()
-for name in ("fail", "x", "sleep", "log"):
+for name in ("fail", "x", "sleep", "log", "experiment"):
     p.add_argument("--" + name, default="0")
 a = p.parse_args()
-print(f"run={os.environ['MLFLOW_RUN_ID']} fail={a.fail} x={a.x}", flush=True)
-if a.log == "yes":
+run_id = "none"
+if a.log == "yes":  # the script starts its run (in an experiment of its own, if asked)
     import mlflow
-    with mlflow.start_run():
-        mlflow.log_metric("m", float(a.x))
+    if a.experiment != "0":
+        mlflow.set_experiment(a.experiment)
+    run_id = mlflow.start_run().info.run_id  # ended by MLflow when the script exits
+    mlflow.log_metric("m", float(a.x))
+print(f"run={run_id} fail={a.fail} x={a.x}", flush=True)
 if float(a.sleep):
     print("sleeping", flush=True)
     time.sleep(float(a.sleep))
@@ -90,19 +93,19 @@ def test_grid_runs_every_combination_tags_them_and_fails_after_all(
 ) -> None:
     uri = f"sqlite:///{tmp_path / 'grid.db'}"
     done = somlier(
-        "online", "train", "projects/tiny", "main", "-P", "fail=no,yes", "-P", "x=1,2", "--json",
-        cwd=mono.path, env={"MLFLOW_TRACKING_URI": uri},
+        "online", "train", "projects/tiny", "main", "-P", "fail=no,yes", "-P", "x=1,2",
+        "-P", "log=yes", "--json", cwd=mono.path, env={"MLFLOW_TRACKING_URI": uri},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     results = json.loads(done.stdout)
     assert [(r["params"], r["status"]) for r in results] == [
-        ({"fail": "no", "x": "1"}, "FINISHED"),
-        ({"fail": "no", "x": "2"}, "FINISHED"),
-        ({"fail": "yes", "x": "1"}, "FAILED"),
-        ({"fail": "yes", "x": "2"}, "FAILED"),
+        ({"fail": "no", "x": "1", "log": "yes"}, "FINISHED"),
+        ({"fail": "no", "x": "2", "log": "yes"}, "FINISHED"),
+        ({"fail": "yes", "x": "1", "log": "yes"}, "FAILED"),
+        ({"fail": "yes", "x": "2", "log": "yes"}, "FAILED"),
     ]
     assert {r["tracking_uri"] for r in results} == {uri}
-    # the child's output went to stderr, as records, and it saw its own run id
+    # the child's output went to stderr, as records; the runs it started are the results
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     seen = [rec["stdout"].strip() for rec in lines if rec.get("name") == "train"]
     assert seen == [
@@ -114,8 +117,9 @@ def test_grid_runs_every_combination_tags_them_and_fails_after_all(
     head = mono.rev("main")
     for result in results:
         run = mlflow.get_run(result["run_id"])
-        assert run.info.status == result["status"]
+        assert run.info.status == result["status"]  # a failed script's run is FAILED
         assert run.data.params == result["params"]
+        assert run.data.metrics == {"m": float(result["params"]["x"])}
         tags = run.data.tags
         assert tags["somlier.commit"] == head == tags["mlflow.source.git.commit"]
         assert (tags["somlier.ref"], tags["somlier.project"]) == ("main", "tiny")
@@ -168,6 +172,52 @@ def test_default_store_keeps_artifacts_beside_it(mono: GitRepo) -> None:
     # the child resumed the run somlier created: its metric is on it, the run is FINISHED
     assert run.data.metrics == {"m": 3.0} and run.info.status == "FINISHED"
     assert run.info.artifact_uri.startswith((mono.path / ".somlier" / "mlartifacts").as_uri())
+
+
+def test_a_script_that_sets_its_own_experiment_trains_and_its_run_is_tagged(
+    mono: GitRepo, tmp_path: Path
+) -> None:
+    """The notebook's way: mlflow.set_experiment(NAME) then mlflow.start_run(); a run id left
+    in the caller's environment changes nothing."""
+    uri = f"sqlite:///{tmp_path / 'own.db'}"
+    done = somlier(
+        "online", "train", "tiny", "main", "-P", "log=yes", "-P", "experiment=elsewhere",
+        "-P", "x=2", "--json", cwd=mono.path,
+        env={"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": "0" * 32},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    mlflow = client(uri)
+    run = mlflow.get_run(result["run_id"])
+    assert mlflow.get_experiment(run.info.experiment_id).name == "elsewhere"
+    assert result["experiment_id"] == run.info.experiment_id
+    assert (run.info.status, run.data.metrics) == ("FINISHED", {"m": 2.0})
+    assert run.data.params == {"log": "yes", "experiment": "elsewhere", "x": "2"}
+    tags = run.data.tags
+    assert (tags["somlier.commit"], tags["somlier.ref"], tags["somlier.project"]) == (
+        mono.rev("main"), "main", "tiny"
+    )  # fmt: skip
+    # the script's run is the only one: none was made for it in the project's experiment
+    assert mlflow.search_runs([mlflow.get_experiment_by_name("tiny").experiment_id]) == []
+    records = [json.loads(line) for line in done.stderr.splitlines() if line[:1] == "{"]
+    seen = [r["stdout"] for r in records if "stdout" in r]
+    assert seen == [f"run={result['run_id']} fail=0 x=2\n"]
+
+
+def test_a_script_that_never_calls_mlflow_still_leaves_a_tagged_run(
+    mono: GitRepo, tmp_path: Path
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'none.db'}"
+    done = somlier(
+        "online", "train", "tiny", "main", "-P", "x=7", "-P", "fail=yes", "--json",
+        cwd=mono.path, env={"MLFLOW_TRACKING_URI": uri},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    [result] = json.loads(done.stdout)
+    run = client(uri).get_run(result["run_id"])
+    assert (run.info.status, result["status"]) == ("FAILED", "FAILED")
+    assert run.data.params == {"x": "7", "fail": "yes"}
+    assert run.data.tags["somlier.commit"] == mono.rev("main")
 
 
 def test_checkout_from_url_by_tag_and_sha_and_local_short_sha(
@@ -335,7 +385,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded machine takes minutes to start it
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:

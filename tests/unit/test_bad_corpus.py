@@ -22,7 +22,7 @@ BAD = Path(__file__).resolve().parent.parent / "data" / "bad"
 EXPECTED_FILE = BAD / "expected.yaml"
 NOT_CASES = {"expected.yaml"}
 TOO_LARGE = "too_large_generated.yaml"
-UNSET = "SOMLIER_TEST_UNSET_VERSION"  # undefined_variable.yaml refers to it
+UNSET = "UNLISTED_VERSION"  # undefined_variable.yaml refers to it
 
 # Words that betray a Python exception leaking into a user-facing message.
 TRACEBACK_WORDS = (

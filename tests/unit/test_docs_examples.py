@@ -30,6 +30,7 @@ import yaml
 from pipeline import resources
 from pipeline.config.project import check_file
 from pipeline.config.settings import load_settings
+from pipeline.config.variables import Variables
 from pipeline.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -37,6 +38,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 # The environment the examples are validated in; examples that use ${VAR} without a default
 # rely on these names (and counter-examples on a name that is absent, e.g. BUILD_NUMBER).
 ENVIRON = {"IMAGE_TAG": "sha-1234567", "MODEL_STAGE": "prod", "EPOCHS": "5"}
+# The variables the platform allows them to read: interpolation.allow of docs/config.md's example.
+VARIABLES = Variables(
+    frozenset({"IMAGE_TAG", "MODEL_STAGE", "MODEL_VERSION", "EPOCHS", "BUILD_NUMBER", "PORT"})
+)
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\s`]*)")
 _EXPECT = re.compile(r"#\s*expect:\s*(?P<text>.+?)\s*$")
@@ -121,13 +126,13 @@ def test_the_docs_hold_examples_of_every_kind() -> None:
 
 @pytest.mark.parametrize("example", _by_kind("complete"))
 def test_complete_example_is_valid(example: Example, tmp_path: Path) -> None:
-    report = check_file(_write_project(tmp_path, example.text), "doc", ENVIRON)
+    report = check_file(_write_project(tmp_path, example.text), "doc", ENVIRON, VARIABLES)
     assert report.ok, "\n".join(d.format() for d in report.diagnostics)
 
 
 @pytest.mark.parametrize("example", _by_kind("invalid"))
 def test_invalid_example_fails_as_documented(example: Example, tmp_path: Path) -> None:
-    report = check_file(_write_project(tmp_path, example.text), "doc", ENVIRON)
+    report = check_file(_write_project(tmp_path, example.text), "doc", ENVIRON, VARIABLES)
     assert not report.ok, f"{example.id} is marked '# invalid' but validates"
     messages = [d.format() for d in report.diagnostics]
     assert any(example.expect in m for m in messages), (

@@ -13,8 +13,13 @@ from pathlib import Path
 # jupytext's import probes for pandoc in a child process: import it at collection, before the
 # unit tests' no-subprocess guard is in place.
 import jupytext  # noqa: F401
+
+# Likewise MLflow (it asks `uname -p` on import) and scikit-learn, which the template's script and
+# test import.
+import mlflow
 import nbformat
 import pytest
+import sklearn.linear_model  # noqa: F401
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from pipeline import resources
@@ -72,6 +77,43 @@ def test_the_template_notebook_converts_to_a_script_that_parses() -> None:
     assert {"mlflow", "mlflow.sklearn"} <= imported
     calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     assert {"mlflow.start_run", "mlflow.log_metric", "mlflow.sklearn.log_model"} <= calls
+
+
+def test_the_converted_template_notebook_imports_without_training_and_passes_test_py(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tutorial's step: the notebook as train.py, then the template's test (`python -m
+    test`, which imports `fit` from train): importing starts no MLflow run, and the test passes."""
+    import importlib
+    import sys
+
+    template = resources.data_dir("project_template")
+    converted = notebook.convert(template / "notebooks/example/example.ipynb")
+    # At the top level: imports, parameters, functions, and the training under the main guard.
+    top = ast.parse(converted.script).body
+    kinds = {type(node).__name__ for node in top}
+    assert kinds == {"Import", "ImportFrom", "Assign", "FunctionDef", "If"}
+    [guard] = [node for node in top if isinstance(node, ast.If)]
+    assert ast.unparse(guard.test) == "__name__ == '__main__'"
+    assert "mlflow.start_run" in ast.unparse(guard)
+
+    (tmp_path / "train.py").write_text(converted.script)
+    (tmp_path / "test.py").write_bytes((template / "test.py").read_bytes())
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("importing train.py started MLflow tracking")
+
+    monkeypatch.setattr(mlflow, "start_run", no_training)
+    monkeypatch.setattr(mlflow, "set_experiment", no_training)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("train", "test"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    try:
+        project_test = importlib.import_module("test")
+        project_test.test_the_model_learns()
+    finally:
+        for name in ("train", "test"):
+            sys.modules.pop(name, None)
 
 
 def test_cli_writes_train_py_and_refuses_to_overwrite_without_force(

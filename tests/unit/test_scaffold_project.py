@@ -116,10 +116,23 @@ def test_dockerfile_installs_requirements_before_the_code_and_runs_as_a_user(pro
     assert steps[1] == ("FROM", "${BASE_IMAGE}")
     kinds = [k for k, _ in steps]
     copies = [i for i, (k, _) in enumerate(steps) if k == "COPY"]
-    install = next(i for i, (k, a) in enumerate(steps) if k == "RUN" and "-r requirements.txt" in a)
-    # requirements alone first, so a code change reuses the installed layer
-    assert steps[copies[0]][1].endswith("/requirements.txt ./requirements.txt")
+    install = next(
+        i for i, (k, a) in enumerate(steps) if k == "RUN" and "pip install -r" in a
+    )
+    # requirements alone first (with the wheel folder the pipeline adds), so a code change
+    # reuses the installed layer
+    assert steps[copies[0]][1] == (
+        "${PROJECT_DIR}/requirements.txt .somlier-buil[d] /opt/somlier-build/"
+    )
     assert copies[0] < install < copies[1]
+    run_args = steps[install][1]
+    assert run_args.startswith(
+        "--mount=type=cache,target=/root/.cache/pip,sharing=locked "
+        "--mount=type=secret,id=pip-index-url "
+    )
+    assert run_args.endswith(
+        'pip install -r /opt/somlier-build/requirements.txt "${SOMLIER_REQUIREMENT}"'
+    )
     assert steps[copies[1]][1].startswith("--chown=app:app ${PROJECT_DIR}/")
     user = kinds.index("USER")
     assert steps[user][1] == "app" and user > install

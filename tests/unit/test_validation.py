@@ -175,7 +175,10 @@ def _monorepo(write_tree: WriteTree, root: Path, count: int) -> list[Path]:
             files[name] = "project: [unclosed\n"
         else:
             files[name] = project(name, f"dag_{i:03d}")
-    return tree(write_tree, root, files)
+    paths = tree(write_tree, root, files)
+    (root / ".somlier").mkdir(exist_ok=True)
+    (root / ".somlier" / "platform.yaml").write_text("interpolation: {allow: [UNSET_VERSION]}\n")
+    return paths
 
 
 def test_parallel_and_serial_give_identical_results(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.config.variables import Variables
 from pipeline.monorepo import projectfile
+
+
+def allowing(*names: str) -> projectfile.Rule:
+    return lambda: Variables(frozenset(names), {})
+
+
+NONE = allowing()
 
 BLOCK = """\
 # a comment
@@ -42,7 +50,7 @@ def test_block_style_is_read_without_a_parser() -> None:
 def test_no_depends_on_is_empty() -> None:
     text = "project:\n  name: a\n  docker:\n    depends_on: [nope]\nmodel: {depends_on: x}\n"
     assert projectfile.quick_depends_on(text) == ()
-    assert projectfile.depends_on(text, "a/somlier.yaml", {}) == ()
+    assert projectfile.depends_on(text, "a/somlier.yaml", {}, NONE) == ()
 
 
 @pytest.mark.parametrize(
@@ -77,16 +85,35 @@ def test_other_depends_on_spellings_take_the_parser(text: str) -> None:
 
 def test_the_parser_interpolates_like_a_validated_file() -> None:
     env = {"NAME": "from-env", "LIB": "shared"}
-    assert projectfile.name("project: {name: '${NAME}'}\n", "x", env) == "from-env"
-    assert projectfile.name("project:\n  name: ${MISSING:dflt}\n", "x", env) == "dflt"
+    rule = allowing("NAME", "LIB", "MISSING")
+    assert projectfile.name("project: {name: '${NAME}'}\n", "x", env, rule) == "from-env"
+    assert projectfile.name("project:\n  name: ${MISSING:dflt}\n", "x", env, rule) == "dflt"
     text = "project:\n  name: a\n  depends_on: ['${LIB}/**', 'libs/[ab]/x']\n"
-    assert projectfile.depends_on(text, "x", env) == ("shared/**", "libs/[ab]/x")
+    assert projectfile.depends_on(text, "x", env, rule) == ("shared/**", "libs/[ab]/x")
     block = "project:\n  name: a\n  depends_on:\n  - libs/**\n"
-    assert projectfile.depends_on(block, "x", env) == ("libs/**",)
+    assert projectfile.depends_on(block, "x", env, rule) == ("libs/**",)
+
+
+def test_the_parser_reads_only_allowed_variables_and_never_a_secret() -> None:
+    """A name from a variable the platform does not allow, or from a secret, is no name at all
+    (the folder's is used, and validate reports the file): the value never reaches the report."""
+    env = {"NAME": "from-env", "GITHUB_TOKEN": "ghp_secret", "LIB": "shared"}
+    for text in (
+        "project: {name: '${NAME}'}\n",
+        "project: {name: '${GITHUB_TOKEN}'}\n",
+        "project: {name: '${github_token:x}'}\n",
+    ):
+        assert projectfile.name(text, "x", env, NONE) is None
+        assert projectfile.name(text, "x", env, allowing("NAME", "GITHUB_TOKEN")) in (
+            None,
+            "from-env",
+        )
+    leak = "project:\n  name: a\n  depends_on: ['${GITHUB_TOKEN}/**']\n"
+    assert projectfile.depends_on(leak, "x", env, allowing("GITHUB_TOKEN")) == ()
 
 
 def test_a_broken_file_has_no_name_and_no_depends_on() -> None:
     broken = "project: [\n depends_on"
-    assert projectfile.name(broken, "x", {}) is None
-    assert projectfile.depends_on(broken, "x", {}) == ()
-    assert projectfile.name("just text\n", "x", {}) is None
+    assert projectfile.name(broken, "x", {}, NONE) is None
+    assert projectfile.depends_on(broken, "x", {}, NONE) == ()
+    assert projectfile.name("just text\n", "x", {}, NONE) is None

@@ -1,8 +1,8 @@
 """Entrypoint `train` of churn-model: fit a churn classifier and log it to MLflow.
 
 `somlier online train projects/churn-model REF` runs this with MLFLOW_TRACKING_URI and
-MLFLOW_RUN_ID set, so `mlflow.start_run()` continues the run somlier created (tagged with the
-commit); run by hand, it starts a run of its own. Hyper-parameters arrive as --KEY VALUE
+MLFLOW_EXPERIMENT_NAME set; the run `mlflow.start_run()` starts is tagged with the commit, the
+ref and the project (MLFLOW_RUN_CONTEXT). Hyper-parameters arrive as --KEY VALUE
 (`--param regularization=0.1,1.0` makes one run per value).
 """
 
