@@ -38,11 +38,10 @@ import yaml
 from tests import tutorial_doc
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
+from tests.helpers.git import GIT_ENV, GitRepo, MakeRepo
 from tests.integration import wheelhouse
-from tests.integration.conftest import GIT_ENV, GitRepo, MakeRepo
 from tests.integration.podrun import Container, docker_run_argv, run_container
 from tests.integration.services import docker, manifest_digest
-from tests.integration.test_online_train import mlflow_server  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -374,7 +373,7 @@ def test_the_tutorial_runs_as_written(
     monorepo_origin: GitRepo,
     deploy_origin: GitRepo,
     github: FakeGitHub,
-    mlflow_server: str,  # noqa: F811
+    mlflow_server: str,
     docker_host: str,
     registry: str,
     base_image: str,
