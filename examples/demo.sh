@@ -13,6 +13,7 @@ current=""
 step() { current="$*"; printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 work=$(mktemp -d)
 registry_pid=""
+wheels_pid=""
 cleanup() {
   code=$?
   if [ "$code" -ne 0 ] && [ -n "$current" ]; then
@@ -21,6 +22,7 @@ cleanup() {
     echo "failed at: $current (exit $code); nothing after it ran"
   fi
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; fi
+  if [ -n "$wheels_pid" ]; then kill "$wheels_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -172,6 +174,20 @@ project = plan["projects"][0]
 print(project["image"] + ":" + next(t for t in project["tags"] if t.startswith("sha-")))')
 built=""
 if [ -n "$engine" ]; then
+  # The image installs the wheels this machine's pip downloads (its index, proxy and CAs): a
+  # build reaches only a find-links page on 127.0.0.1 (packages: in .somlier/platform.yaml).
+  step "pip download   (the project's requirements and somlier's, for the image, on the host)"
+  wheels="${SOMLIER_DEMO_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/somlier/demo-wheels}"
+  mkdir -p "$wheels"
+  python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: -d "$wheels" \
+    -r "$project/requirements.txt" $(python3 -c '
+import importlib.metadata as m
+print(" ".join(r.split(";")[0].replace(" ", "") for r in m.requires("somlier") or () if "extra ==" not in r))')
+  wheels_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 -m http.server --bind 127.0.0.1 --directory "$wheels" "$wheels_port" > "$work/wheels.log" 2>&1 &
+  wheels_pid=$!
+  export SOMLIER__PACKAGES__FIND_LINKS="[\"http://127.0.0.1:$wheels_port/\"]"
+  export SOMLIER__PACKAGES__INDEX_URL="http://127.0.0.1:$wheels_port/no-index/"
   step "somlier pipeline build --base main   (the project's image: $image)"
   if somlier pipeline build -C "$mono" --base main; then
     ran+=("built its image $image")
