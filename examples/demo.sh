@@ -182,7 +182,8 @@ if [ -n "$engine" ]; then
   python3 -m pip download --quiet --disable-pip-version-check --only-binary=:all: -d "$wheels" \
     -r "$project/requirements.txt" $(python3 -c '
 import importlib.metadata as m
-print(" ".join(r.split(";")[0].replace(" ", "") for r in m.requires("somlier") or () if "extra ==" not in r))')
+print(" ".join(r.split(";")[0].replace(" ", "") for r in m.requires("somlier") or () if "extra ==" not in r))') \
+    > "$work/pip-download.log" 2>&1 || { tail -n 20 "$work/pip-download.log"; false; }
   wheels_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   python3 -m http.server --bind 127.0.0.1 --directory "$wheels" "$wheels_port" > "$work/wheels.log" 2>&1 &
   wheels_pid=$!
