@@ -1,4 +1,8 @@
-"""The one subprocess seam: every child process of somlier starts here, never with a shell."""
+"""The one subprocess seam: every child process of somlier starts here, never with a shell.
+
+git, too, is run from here rather than through GitPython: each of somlier's git operations is
+one command, GitPython's import would cost every start, and a child's failure (exit code, the
+tail of its output, a timeout) is reported the same way for git as for pip or docker."""
 
 from __future__ import annotations
 
