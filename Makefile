@@ -29,7 +29,7 @@ integration: $(STAMP)
 ## lint: ruff and mypy --strict on the package
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check pipeline
+	$(BIN)/ruff format --check pipeline tests benchmarks
 	$(BIN)/mypy
 
 format: $(STAMP)

@@ -102,18 +102,29 @@ SCENARIOS: dict[str, tuple[Callable[[GitRepo], Files], list[Any], list[Any], boo
     ),
     "depends_on": (
         lambda r: {"libs/common/util.py": "VALUE = 2\n"},
-        [["fraud-detector", "projects/fraud",
-          ["depends_on: libs/common/** (libs/common/util.py)"]]],
+        [
+            [
+                "fraud-detector",
+                "projects/fraud",
+                ["depends_on: libs/common/** (libs/common/util.py)"],
+            ]
+        ],
         [],
         False,
     ),
     "a rename across projects": (
         lambda r: moved("projects/churn/helpers.py", "projects/fraud/helpers.py", r),
         [
-            ["churn-model", "projects/churn",
-             ["renamed: projects/churn/helpers.py -> projects/fraud/helpers.py"]],
-            ["fraud-detector", "projects/fraud",
-             ["renamed: projects/churn/helpers.py -> projects/fraud/helpers.py"]],
+            [
+                "churn-model",
+                "projects/churn",
+                ["renamed: projects/churn/helpers.py -> projects/fraud/helpers.py"],
+            ],
+            [
+                "fraud-detector",
+                "projects/fraud",
+                ["renamed: projects/churn/helpers.py -> projects/fraud/helpers.py"],
+            ],
         ],
         [],
         False,
@@ -130,13 +141,20 @@ SCENARIOS: dict[str, tuple[Callable[[GitRepo], Files], list[Any], list[Any], boo
             for name in ("somlier.yaml", "helpers.py", "main.py", "requirements.txt")
             for k, v in moved(f"projects/churn/{name}", f"projects/models/churn/{name}", r).items()
         },
-        [["churn-model", "projects/models/churn", [
-            "renamed from projects/churn",
-            "renamed: projects/churn/helpers.py -> projects/models/churn/helpers.py",
-            "renamed: projects/churn/main.py -> projects/models/churn/main.py",
-            "renamed: projects/churn/requirements.txt -> projects/models/churn/requirements.txt",
-            "renamed: projects/churn/somlier.yaml -> projects/models/churn/somlier.yaml",
-        ]]],
+        [
+            [
+                "churn-model",
+                "projects/models/churn",
+                [
+                    "renamed from projects/churn",
+                    "renamed: projects/churn/helpers.py -> projects/models/churn/helpers.py",
+                    "renamed: projects/churn/main.py -> projects/models/churn/main.py",
+                    "renamed: projects/churn/requirements.txt"
+                    " -> projects/models/churn/requirements.txt",
+                    "renamed: projects/churn/somlier.yaml -> projects/models/churn/somlier.yaml",
+                ],
+            ]
+        ],
         [],
         False,
     ),
@@ -196,9 +214,14 @@ def test_the_platform_file_is_a_global_path(
     result = changed_json(capsys, monorepo)
     assert result["all"] is True
     assert {p["name"] for p in result["projects"]} == {
-        "churn-model", "fraud-detector", "team-root", "team-inner"}
+        "churn-model",
+        "fraud-detector",
+        "team-root",
+        "team-inner",
+    }
     assert {tuple(p["reasons"]) for p in result["projects"]} == {
-        ("global: .somlier/platform.yaml",)}
+        ("global: .somlier/platform.yaml",)
+    }
 
 
 def test_three_dots_changes_on_base_after_the_fork_do_not_count(
@@ -230,8 +253,13 @@ def test_uncommitted_edits_do_not_count(
 ) -> None:
     monorepo.commit("lib", {"libs/common/util.py": "VALUE = 3\n"})
     # Drop depends_on in the work tree only: head's blob still declares it.
-    monorepo.write({"projects/fraud/somlier.yaml": (
-        monorepo.path / "projects/fraud/somlier.yaml").read_text().replace("depends_on", "# d")})
+    monorepo.write(
+        {
+            "projects/fraud/somlier.yaml": (monorepo.path / "projects/fraud/somlier.yaml")
+            .read_text()
+            .replace("depends_on", "# d")
+        }
+    )
     result = changed_json(capsys, monorepo)
     assert [p["name"] for p in result["projects"]] == ["fraud-detector"]
 
@@ -275,9 +303,13 @@ def test_a_changed_somlier_yaml_is_validated_first(
 def test_a_missing_requirements_file_fails_validation(
     monorepo: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monorepo.commit("no requirements", {"projects/churn/requirements.txt": None,
-                                        "projects/churn/somlier.yaml": project_yaml(
-                                            "churn-model") + "# x\n"})
+    monorepo.commit(
+        "no requirements",
+        {
+            "projects/churn/requirements.txt": None,
+            "projects/churn/somlier.yaml": project_yaml("churn-model") + "# x\n",
+        },
+    )
     code, _, err = run(capsys, monorepo, "--base", "main")
     assert code == 2
     assert "requirements file 'requirements.txt' not found" in err
@@ -296,18 +328,23 @@ def test_validation_reads_the_exact_bytes(
 
 
 def test_matrix_and_text_output(monorepo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
-    monorepo.commit("two", {
-        "projects/churn/main.py": "print(6)\n",
-        "libs/common/util.py": "VALUE = 6\n",
-        **{p: None for p in base_tree() if p.startswith("projects/team/inner/")},
-    })
+    monorepo.commit(
+        "two",
+        {
+            "projects/churn/main.py": "print(6)\n",
+            "libs/common/util.py": "VALUE = 6\n",
+            **{p: None for p in base_tree() if p.startswith("projects/team/inner/")},
+        },
+    )
     code, out, err = run(capsys, monorepo, "--base", "main", "--matrix")
     assert code == 0, err
-    assert json.loads(out) == {"include": [
-        {"project": "churn-model", "path": "projects/churn"},
-        {"project": "fraud-detector", "path": "projects/fraud"},
-        {"project": "team-root", "path": "projects/team"},
-    ]}
+    assert json.loads(out) == {
+        "include": [
+            {"project": "churn-model", "path": "projects/churn"},
+            {"project": "fraud-detector", "path": "projects/fraud"},
+            {"project": "team-root", "path": "projects/team"},
+        ]
+    }
     code, out, err = run(capsys, monorepo, "--base", "main")
     assert code == 0
     assert out.splitlines() == [
@@ -449,21 +486,31 @@ def test_stored_projects_are_brought_forward(
     first = changed_json(capsys, monorepo)
     # Every kind of somlier.yaml change at once: a new project that declares depends_on, one
     # that starts declaring it, one deleted, one moved, and a file that stops being a project.
-    monorepo.commit("many", {
-        **project("projects/ranker", "ranker", depends_on=["libs/**"]),
-        "projects/team/somlier.yaml": project_yaml("team-root", depends_on=["docs/**"]),
-        **{p: None for p in base_tree() if p.startswith("projects/team/inner/")},
-        **moved("projects/churn/somlier.yaml", "projects/models/churn/somlier.yaml", monorepo),
-        **moved("projects/churn/requirements.txt", "projects/models/churn/requirements.txt",
-                monorepo),
-        "libs/common/util.py": "VALUE = 8\n",
-        "docs/guide.md": "guide\n",
-    })
+    monorepo.commit(
+        "many",
+        {
+            **project("projects/ranker", "ranker", depends_on=["libs/**"]),
+            "projects/team/somlier.yaml": project_yaml("team-root", depends_on=["docs/**"]),
+            **{p: None for p in base_tree() if p.startswith("projects/team/inner/")},
+            **moved("projects/churn/somlier.yaml", "projects/models/churn/somlier.yaml", monorepo),
+            **moved(
+                "projects/churn/requirements.txt",
+                "projects/models/churn/requirements.txt",
+                monorepo,
+            ),
+            "libs/common/util.py": "VALUE = 8\n",
+            "docs/guide.md": "guide\n",
+        },
+    )
     assert source() == "diffed"
     forward = changed_json(capsys, monorepo)
     assert forward == cold(capsys, monorepo)
     assert [p["name"] for p in forward["projects"]] == [
-        "fraud-detector", "churn-model", "ranker", "team-root"]
+        "fraud-detector",
+        "churn-model",
+        "ranker",
+        "team-root",
+    ]
     assert forward["deleted"] == [{"name": "team-inner", "path": "projects/team/inner"}]
     # Back to the first commit (the stored one is now the later): forward works both ways.
     monorepo.git("switch", "-q", "--detach", "HEAD~1")
@@ -479,14 +526,22 @@ def test_a_stored_file_that_cannot_be_used_means_a_full_listing(
     data = json.loads(stored(monorepo).read_text())
     assert data["commit"] == monorepo.rev("HEAD")
     assert set(data["markers"]) == {
-        "projects/churn", "projects/fraud", "projects/team", "projects/team/inner"}
+        "projects/churn",
+        "projects/fraud",
+        "projects/team",
+        "projects/team/inner",
+    }
     # A commit this repository does not have (gc'd, or beyond a shallow clone's history).
     stored(monorepo).write_text(json.dumps({**data, "commit": "0123456789" * 4}))
     assert changed_json(capsys, monorepo) == expected
     assert json.loads(stored(monorepo).read_text()) == data  # listed again, and stored
-    for garbage in ("{", "[]", json.dumps({**data, "format": 0}),
-                    json.dumps({**data, "commit": "--output=/tmp/x"}),
-                    json.dumps({**data, "markers": {"projects/x": "not an id"}})):
+    for garbage in (
+        "{",
+        "[]",
+        json.dumps({**data, "format": 0}),
+        json.dumps({**data, "commit": "--output=/tmp/x"}),
+        json.dumps({**data, "markers": {"projects/x": "not an id"}}),
+    ):
         stored(monorepo).write_text(garbage)
         assert changed_json(capsys, monorepo) == expected
         assert json.loads(stored(monorepo).read_text()) == data
@@ -502,26 +557,33 @@ def test_uncommitted_edits_do_not_count_with_projects_stored(
     path = monorepo.path / "projects/fraud/somlier.yaml"
     path.write_text(path.read_text().replace("depends_on", "# d"))
     assert [p["name"] for p in changed_json(capsys, monorepo)["projects"]] == [
-        "churn-model", "fraud-detector"]
+        "churn-model",
+        "fraud-detector",
+    ]
 
 
 @pytest.mark.parametrize(
     ("committed", "work_tree", "valid"),
     [
         # In the work tree only: a requirements file head does not have, or lacks.
-        ({"projects/churn/requirements.txt": None}, {"projects/churn/requirements.txt": ""},
-         False),
+        ({"projects/churn/requirements.txt": None}, {"projects/churn/requirements.txt": ""}, False),
         ({}, {"projects/churn/requirements.txt": None}, True),
         # An edit head does not have, or a fix it does not have.
         ({}, {"projects/churn/somlier.yaml": project_yaml("churn-model") + "onlin: {}\n"}, True),
-        ({"projects/churn/somlier.yaml": project_yaml("churn-model") + "onlin: {}\n"},
-         {"projects/churn/somlier.yaml": project_yaml("churn-model") + "# fixed\n"}, False),
+        (
+            {"projects/churn/somlier.yaml": project_yaml("churn-model") + "onlin: {}\n"},
+            {"projects/churn/somlier.yaml": project_yaml("churn-model") + "# fixed\n"},
+            False,
+        ),
         # Files the scratch copy would not have.
         ({}, {"projects/churn/__pycache__/x.pyc": b"\0"}, True),
     ],
 )
 def test_a_changed_somlier_yaml_is_validated_as_it_is_at_head(
-    committed: Files, work_tree: Files, valid: bool, monorepo: GitRepo,
+    committed: Files,
+    work_tree: Files,
+    valid: bool,
+    monorepo: GitRepo,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     files = {"projects/churn/somlier.yaml": project_yaml("churn-model") + "# v2\n", **committed}

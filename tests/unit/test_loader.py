@@ -235,8 +235,7 @@ def test_start_date_reaches_the_model_as_written(tmp_path: Path) -> None:
 
 def test_scalars_keep_their_yaml_types() -> None:
     data = load(
-        "i: 3\nf: 3.10\nq: '3.10'\nb: true\nn: null\nt: ~\ns: !!str 3.10\no: 0o17\nx: 0x1f\n"
-        "e: ''\n"
+        "i: 3\nf: 3.10\nq: '3.10'\nb: true\nn: null\nt: ~\ns: !!str 3.10\no: 0o17\nx: 0x1f\ne: ''\n"
     )
     assert data == {
         "i": 3,

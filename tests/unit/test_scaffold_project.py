@@ -116,9 +116,7 @@ def test_dockerfile_installs_requirements_before_the_code_and_runs_as_a_user(pro
     assert steps[1] == ("FROM", "${BASE_IMAGE}")
     kinds = [k for k, _ in steps]
     copies = [i for i, (k, _) in enumerate(steps) if k == "COPY"]
-    install = next(
-        i for i, (k, a) in enumerate(steps) if k == "RUN" and "pip install -r" in a
-    )
+    install = next(i for i, (k, a) in enumerate(steps) if k == "RUN" and "pip install -r" in a)
     # requirements alone first (with the wheel folder the pipeline adds), so a code change
     # reuses the installed layer
     assert steps[copies[0]][1] == (

@@ -99,8 +99,10 @@ def test_a_deleted_project_stays_out_even_when_a_global_path_changed() -> None:
 
 
 def test_a_moved_project_is_renamed_not_deleted() -> None:
-    diff = [mv("projects/old/somlier.yaml", "projects/new/somlier.yaml"),
-            mv("projects/old/main.py", "projects/new/main.py")]
+    diff = [
+        mv("projects/old/somlier.yaml", "projects/new/somlier.yaml"),
+        mv("projects/old/main.py", "projects/new/main.py"),
+    ]
     result = plan(diff, {"projects/new"})
     assert result.deleted == ()
     assert reasons(result)["projects/new"] == (
@@ -193,8 +195,12 @@ def test_a_removed_nested_project_changes_its_enclosing_project() -> None:
 def test_reasons_are_capped_per_kind_and_counted() -> None:
     diff = [mod(f"p/f{i:02d}.py") for i in range(12)]
     assert reasons(plan(diff, {"p"}))["p"] == (
-        "changed: p/f00.py", "changed: p/f01.py", "changed: p/f02.py", "changed: p/f03.py",
-        "changed: p/f04.py", "changed: 7 more paths",
+        "changed: p/f00.py",
+        "changed: p/f01.py",
+        "changed: p/f02.py",
+        "changed: p/f03.py",
+        "changed: p/f04.py",
+        "changed: 7 more paths",
     )
 
 
@@ -207,8 +213,10 @@ def test_change_of_reads_git_status_letters() -> None:
 
 def test_thousands_of_paths_and_ten_thousand_projects() -> None:  # timed: benchmarks/plan.py
     head = {f"projects/g{i // 100:02d}/p{i:05d}" for i in range(10_000)}
-    depends = {f"projects/g{i // 100:02d}/p{i:05d}": ["libs/common/**", f"libs/x{i}/**"]
-               for i in range(0, 10_000, 10)}
+    depends = {
+        f"projects/g{i // 100:02d}/p{i:05d}": ["libs/common/**", f"libs/x{i}/**"]
+        for i in range(0, 10_000, 10)
+    }
     diff = [mod(f"projects/g{i // 100:02d}/p{i:05d}/src/m{i}.py") for i in range(0, 8_000, 2)]
     diff += [mod(f"libs/common/m{i}.py") for i in range(1_000)]
     result = plan(diff, head, depends_on=depends)

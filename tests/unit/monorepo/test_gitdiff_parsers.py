@@ -12,12 +12,20 @@ B1, B2, B3 = "1" * 40, "2" * 40, "3" * 40
 def test_parse_raw_diff() -> None:
     text = "\0".join(
         [
-            f":100644 100644 {B1} {B2} M", "p/x.py",
-            f":000000 100644 {Z40} {B2} A", "p/new file.py",
-            f":100644 000000 {B1} {Z40} D", "q/somlier.yaml",
-            f":100644 100644 {B1} {B3} R087", "a/u.py", "b/u.py",
-            f":100644 100644 {B1} {B1} C100", "a/v.py", "c/v.py",
-            f":120000 100644 {B1} {B2} T", "link",
+            f":100644 100644 {B1} {B2} M",
+            "p/x.py",
+            f":000000 100644 {Z40} {B2} A",
+            "p/new file.py",
+            f":100644 000000 {B1} {Z40} D",
+            "q/somlier.yaml",
+            f":100644 100644 {B1} {B3} R087",
+            "a/u.py",
+            "b/u.py",
+            f":100644 100644 {B1} {B1} C100",
+            "a/v.py",
+            "c/v.py",
+            f":120000 100644 {B1} {B2} T",
+            "link",
             "",
         ]
     )
@@ -65,11 +73,7 @@ def test_parse_markers_from_ls_files() -> None:
 
 def test_parse_batch_splits_on_the_nonce() -> None:
     nonce = "n0nce"
-    text = (
-        f"{nonce} {B1} 12\nproject:\n  a\n"
-        f"\n{nonce} {B2} 0\n"
-        f"\n{nonce} {B3} 9\nno {nonce}\n\n"
-    )
+    text = f"{nonce} {B1} 12\nproject:\n  a\n\n{nonce} {B2} 0\n\n{nonce} {B3} 9\nno {nonce}\n\n"
     blobs = gitblobs.parse_batch(text, nonce)
     assert blobs == {
         B1: gitblobs.Blob("project:\n  a\n", 12),

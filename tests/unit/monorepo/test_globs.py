@@ -70,7 +70,9 @@ def test_index_matches_each_pattern_with_its_payload() -> None:
         [("libs/common/**", "p1"), ("libs/common/**", "p2"), ("**/*.proto", "p3"), ("x", "p4")]
     )
     assert sorted(index.matches("libs/common/a.proto")) == [
-        ("**/*.proto", "p3"), ("libs/common/**", "p1"), ("libs/common/**", "p2"),
+        ("**/*.proto", "p3"),
+        ("libs/common/**", "p1"),
+        ("libs/common/**", "p2"),
     ]
     assert list(index.matches("x/y")) == [("x", "p4")]
     assert list(index.matches("y")) == []

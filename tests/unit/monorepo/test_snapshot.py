@@ -25,14 +25,22 @@ def test_the_marker_is_the_config_file_name() -> None:
 def test_parse_marker_changes() -> None:
     text = "\0".join(
         [
-            f":100644 100644 {B1} {B2} M", "p/somlier.yaml",
-            f":000000 100644 {Z40} {B3} A", "somlier.yaml",
-            f":100644 000000 {B1} {Z40} D", "q/somlier.yaml",
-            f":100644 120000 {B1} {B2} T", "r/somlier.yaml",
-            f":100644 160000 {B1} {B2} T", "s/somlier.yaml",  # now a submodule: no project
-            f":100644 100644 {B1} {B2} M", "p/main.py",
-            f":100644 100644 {B1} {B2} M", "p/somlier.yaml.bak",
-            f":000000 100644 {Z40} {B2} A", "t/my somlier.yaml",
+            f":100644 100644 {B1} {B2} M",
+            "p/somlier.yaml",
+            f":000000 100644 {Z40} {B3} A",
+            "somlier.yaml",
+            f":100644 000000 {B1} {Z40} D",
+            "q/somlier.yaml",
+            f":100644 120000 {B1} {B2} T",
+            "r/somlier.yaml",
+            f":100644 160000 {B1} {B2} T",
+            "s/somlier.yaml",  # now a submodule: no project
+            f":100644 100644 {B1} {B2} M",
+            "p/main.py",
+            f":100644 100644 {B1} {B2} M",
+            "p/somlier.yaml.bak",
+            f":000000 100644 {Z40} {B2} A",
+            "t/my somlier.yaml",
             "",
         ]
     )
