@@ -38,8 +38,8 @@ import yaml
 from tests import tutorial_doc
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
 from tests.fakes.github import FakeGitHub
+from tests.helpers import wheelhouse
 from tests.helpers.git import GIT_ENV, GitRepo, MakeRepo
-from tests.integration import wheelhouse
 from tests.integration.podrun import Container, docker_run_argv, run_container
 from tests.integration.services import docker, manifest_digest
 

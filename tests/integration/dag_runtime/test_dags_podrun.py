@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from pipeline.cli.main import main
+from tests.helpers import wheelhouse
 from tests.helpers.git import GIT_ENV
-from tests.integration import wheelhouse
 from tests.integration.dag_runtime.airflow_venv import Airflow
 from tests.integration.podrun import Container, PodRunError, docker_run_argv, run_container
 from tests.integration.services import docker
