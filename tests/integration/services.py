@@ -236,7 +236,10 @@ def docker(
     timeout: float = 600,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the docker client against ``docker_host``; on failure, raise with its output."""
+    """Run the docker client against ``docker_host``; on failure, raise with its output.
+    ``docker build`` uses BuildKit (Debian's 20.10 client defaults to the classic builder, which
+    refuses the template Dockerfile's ``RUN --mount``), as ``somlier pipeline build`` does."""
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"} if args[:1] == ("build",) else None
     proc = subprocess.run(
         [docker_cli(), "-H", docker_host, *args],
         capture_output=True,
@@ -244,6 +247,7 @@ def docker(
         timeout=timeout,
         input=input,
         check=False,
+        env=env,
     )
     if check and proc.returncode != 0:
         raise ServicesError(

@@ -413,7 +413,10 @@ def test_comment_command_plans_a_deploy_for_a_writer_and_refuses_a_reader(
     cases = {
         "alice": "/deploy iris-classifier 1",
         "mallory": "/deploy iris-classifier 1",
+        # backticks make a code span: not a plain command line (chatops.visible)
         "alice-injects": f"/deploy iris-classifier 1 $(touch {marker}) `touch {marker}`",
+        # a subshell in plain text: refused by the grammar (arguments are words, never a shell)
+        "alice-subshell": f"/deploy iris-classifier 1 $(touch {marker})",
     }
     results = {}
     for case, body in cases.items():
@@ -438,7 +441,11 @@ def test_comment_command_plans_a_deploy_for_a_writer_and_refuses_a_reader(
     )
     assert planned["decision"] == "planned" and planned["head_sha"] == monorepo["head"]
 
-    for case, why in (("mallory", "needs write"), ("alice-injects", "arguments are letters")):
+    for case, why in (
+        ("mallory", "needs write"),
+        ("alice-injects", "a command line is plain text"),
+        ("alice-subshell", "arguments are letters"),
+    ):
         refused = results[case]
         assert not refused.ok and refused.step("command").returncode == 1
         [command] = json.loads(refused.outputs["result"])["commands"]

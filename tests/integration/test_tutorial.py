@@ -26,6 +26,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -381,13 +382,16 @@ def test_the_tutorial_runs_as_written(
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    world = World(monorepo_origin.path, mlflow_server, registry, home)
+    # A namespace of the registry for this run alone: an image an earlier run pushed from the
+    # same sources (and an older somlier) is never reused.
+    scoped = f"{registry}/run-{uuid.uuid4().hex[:8]}"
+    world = World(monorepo_origin.path, mlflow_server, scoped, home)
     shell = Shell(
         home,
         platform_environment(
             home=home,
             docker_host=docker_host,
-            registry=registry,
+            registry=scoped,
             base_image=base_image,
             packages=wheels.url,
             server_bin=notebook_server_python(tmp_path / "notebook-server"),
@@ -473,7 +477,8 @@ def after(step: tutorial_doc.Command, printed: str, j: Journey) -> list[str]:
             return [f"run {world.run_id} is not tagged with its project: {run.data.tags}"]
     elif words[:3] == ["somlier", "pipeline", "build"]:
         world.sha = j.shell.git("rev-parse", "--short=7", "HEAD")
-        manifest_digest(j.registry, "acme-ml/ml/ml-nuj-project", f"sha-{world.sha}")
+        namespace = world.registry.partition("/")[2]
+        manifest_digest(j.registry, f"{namespace}/acme-ml/ml/ml-nuj-project", f"sha-{world.sha}")
     elif words[:3] == ["somlier", "dags", "check"]:
         return check_pods(j, Path(re.sub(r"^~(?=/|$)", str(world.home), words[-1])), printed)
     elif words[:3] == ["somlier", "online", "deploy"] and "--once" in words:
