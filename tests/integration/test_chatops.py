@@ -560,24 +560,21 @@ def test_in_github_actions_build_and_dag_never_run_the_pr_code(
 DEPLOY = "acme/mlops-deploy"
 
 
-def test_deploy_opens_the_gitops_pr_and_replies_with_it(
+def gitops_world(
     make_repo: Any,
     fake_github: FakeGitHub,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     docker_host: str,
     busybox_image: str,
     registry: str,
-) -> None:
-    """`/deploy MODEL VERSION` end to end: the comment, the permission check, the deploy flow of
-    `online deploy --use_k8s` (the serving image found in the registry by its tag, manifests
-    rendered and validated, pushed to the deploy repository), the PR there, the reply here."""
+) -> tuple[str, str, Any, Any]:
+    """What a `/deploy` on Kubernetes needs: the serving image in the registry (its digest and
+    the image prefix), the
+    deploy repository (a bare origin GitHub follows), the monorepo on `main` with its platform
+    settings (mirrored), `alice` a writer, and nothing of the test runner's environment."""
     import os
     import uuid
 
-    import yaml
-
-    from pipeline.online import kube_validate
     from tests.helpers.kube_deploy import publish_serving_tag
 
     prefix = f"chatops-{uuid.uuid4().hex[:8]}-"
@@ -594,7 +591,6 @@ def test_deploy_opens_the_gitops_pr_and_replies_with_it(
             f" insecure: true}}\ngithub: {{deploy_repo: {DEPLOY}}}\n",
         },
     )
-
     fake_github.follow_origin(DEPLOY, origin.path)  # the push to the bare origin, as GitHub sees it
     for key in [k for k in os.environ if k.startswith(("SOMLIER__", "GITHUB_", "MLFLOW_"))]:
         monkeypatch.delenv(key)
@@ -607,6 +603,29 @@ def test_deploy_opens_the_gitops_pr_and_replies_with_it(
     fake_github.add_repo(REPO)
     fake_github.add_collaborator(REPO, "alice", "write")
     fake_github.mirror_commit(REPO, base, "main")
+    return digest, prefix, origin, source
+
+
+def test_deploy_opens_the_gitops_pr_and_replies_with_it(
+    make_repo: Any,
+    fake_github: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    docker_host: str,
+    busybox_image: str,
+    registry: str,
+) -> None:
+    """`/deploy MODEL VERSION` end to end: the comment, the permission check, the deploy flow of
+    `online deploy --use_k8s` (the serving image found in the registry by its tag, manifests
+    rendered and validated, pushed to the deploy repository), the PR there, the reply here."""
+
+    import yaml
+
+    from pipeline.online import kube_validate
+
+    digest, prefix, origin, source = gitops_world(
+        make_repo, fake_github, monkeypatch, docker_host, busybox_image, registry
+    )
     head = source.commit("a model change", {"projects/README.md": "models\n"})
     fake_github.mirror_commit(REPO, head, "feature")
     number = fake_github.add_pull(REPO, "feature", user="alice")
@@ -725,47 +744,14 @@ def test_a_prod_approval_dismissed_while_deploying_stops_the_push(
     """`/deploy MODEL VERSION --env prod` end to end; the approval is dismissed after the
     command was accepted, while the image is looked up: the push to the deploy repository
     never happens. Approved again, the same comment deploys."""
-    import os
 
-    from pipeline.forge.github import GitHubRepo
-    from pipeline.forge.pulls import PullRequests, Upserted
     from pipeline.online import kube_deploy
-    from tests.helpers.kube_deploy import publish_serving_tag
 
-    prefix = f"chatops-{uuid.uuid4().hex[:8]}-"
-    publish_serving_tag(docker_host, busybox_image, registry, prefix, "iris-classifier-v3")
-    origin = make_repo("mlops-deploy.git", bare=True)
-    seed = make_repo("seed")
-    seed.commit("initial", {"README.md": "# mlops-deploy\n"})
-    seed.git("push", "-q", f"file://{origin.path}", "main")
-    source = make_repo("ml-projects")
-    base = source.commit(
-        "monorepo",
-        {
-            ".somlier/platform.yaml": f"registry: {{url: '{registry}', image_prefix: {prefix},"
-            f" insecure: true}}\ngithub: {{deploy_repo: {DEPLOY}}}\n",
-        },
+    _, _, origin, source = gitops_world(
+        make_repo, fake_github, monkeypatch, docker_host, busybox_image, registry
     )
-
-    class Mirroring(PullRequests):
-        def upsert(self, branch: str, base: str, **kwargs: Any) -> Upserted:
-            fake_github.mirror_commit(DEPLOY, origin.rev(f"refs/heads/{branch}"), branch)
-            return super().upsert(branch, base, **kwargs)
-
-    monkeypatch.setattr(GitHubRepo, "pulls", lambda self: Mirroring(self._repo, self.full_name))
-    for key in [k for k in os.environ if k.startswith(("SOMLIER__", "GITHUB_", "MLFLOW_"))]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_0123456789")
-    monkeypatch.setenv("GITHUB_API_URL", fake_github.url)
-    monkeypatch.setenv("SOMLIER_GITHUB_PACE", "0")
-    monkeypatch.setenv("SOMLIER_DEPLOY_CLONE_URL", f"file://{origin.path}")
-    monkeypatch.setenv("DOCKER_HOST", docker_host)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", registry_models.uri)
-    fake_github.add_repo(DEPLOY)
-    fake_github.add_repo(REPO)
-    fake_github.add_collaborator(REPO, "alice", "write")
     fake_github.add_collaborator(REPO, "bob", "write")
-    fake_github.mirror_commit(REPO, base, "main")
     head = source.commit("a model change", {"projects/README.md": "models\n"})
     fake_github.mirror_commit(REPO, head, "feature")
     number = fake_github.add_pull(REPO, "feature", user="alice")
