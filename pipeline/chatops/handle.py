@@ -151,3 +151,31 @@ def _unreadable(event: CommentEvent, feedback: Feedback, exc: SomlierError) -> R
         feedback.reply(outcome.command, outcome.state, outcome.message)
     feedback.react(FAILED)
     return Report(event=event, verdicts=verdicts, outcomes=outcomes)
+
+
+@dataclass(frozen=True)
+class CommentHandler:
+    """:func:`handle` bound to what the edge wired: the GitHub clients, the action table, the
+    log and the provenance reader. Called as ``handler(event, payload)`` by the webhook
+    receiver's worker; :meth:`ignored` is its fast classifier (no I/O)."""
+
+    forge_for: Callable[[str], ChatForge] | None
+    actions: Mapping[str, dispatch.Action]
+    log: Callable[[str], None]
+    provenance: Provenance | None = None
+
+    def __call__(self, name: str, payload: dict[str, Any], *, dry_run: bool = False) -> Report:
+        return handle(
+            name,
+            payload,
+            forge_for=self.forge_for,
+            actions=self.actions,
+            dry_run=dry_run,
+            log=self.log,
+            provenance=self.provenance,
+        )
+
+    def ignored(self, name: str, payload: dict[str, Any]) -> str | None:
+        """Why the event is ignored, or None when it is handled."""
+        found = classify(name, payload)
+        return found.reason if isinstance(found, Ignored) else None

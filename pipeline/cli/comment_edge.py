@@ -1,8 +1,7 @@
-"""PR comment commands at the edge: the GitHub client, the action table and the webhook receiver
-are built here from settings and the environment, and handed to :mod:`pipeline.chatops`.
-
-The actions import their features lazily (``/deploy`` pulls in Kubernetes rendering, ``/build``
-Docker), so handling an ignored or refused comment stays cheap.
+"""PR comment commands at the edge: the GitHub clients, the action table of
+:mod:`pipeline.chatops.actions` (with the image step and the DAG publishing it runs) and the
+webhook receiver are wired here from settings and the environment; ``somlier pipeline event``
+prints what :mod:`pipeline.chatops.handle` reports.
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ import click
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:
-    from pipeline.chatops.dispatch import Action, ActionContext, ActionResult
-    from pipeline.chatops.handle import ChatForge, Report
-    from pipeline.chatops.parse import Command
+    from pipeline.chatops.actions import ImagesBuilt
+    from pipeline.chatops.dispatch import Action
+    from pipeline.chatops.handle import ChatForge, CommentHandler, Report
     from pipeline.config.settings import PlatformSettings
     from pipeline.server.webhooks import WebhookReceiver
 
@@ -76,110 +75,50 @@ def provenance_for(
     return read
 
 
-def _result(ok: bool, summary: str, details: dict[str, Any]) -> ActionResult:
-    from pipeline.chatops.dispatch import ActionResult
+def build_images(
+    tree: Path,
+    *,
+    base: str | None,
+    head: str,
+    projects: tuple[str, ...],
+    pr: int,
+    repo: str,
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+) -> ImagesBuilt:
+    """``/build``: the image step on the PR head's tree, its --json object captured."""
+    # lead: switch to the image step's result API at merge
+    from pipeline.chatops.actions import ImagesBuilt
+    from pipeline.cli.images_cmd import _run
 
-    return ActionResult(ok, summary, details)
-
-
-def _described(result: Any) -> tuple[str, dict[str, Any]]:
-    lines = result.lines() if hasattr(result, "lines") else [str(result)]
-    details = result.to_json() if hasattr(result, "to_json") else {}
-    return "\n".join(f"- {line}" for line in lines), details
-
-
-def _kube(name: str) -> Any:
-    import importlib
-
-    try:  # written alongside; absent from an older install
-        return importlib.import_module("pipeline.online.kube_deploy")
-    except ImportError:
-        raise UserError(f"/{name}: Kubernetes deployment is not installed on this runner") from None
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        code = _run(  # prints its --json object, captured for the reply
+            tree,
+            base=base,
+            head=head,
+            projects=projects,
+            trigger="pr",
+            pr=pr,
+            dry_run=False,
+            as_json=True,
+            repo=repo,
+            link=None,
+            environ=environ,
+            settings=settings,
+        )
+    return ImagesBuilt(code == EXIT_OK, json.loads(captured.getvalue()))
 
 
 def action_table(
     root: Path | None, settings: PlatformSettings, environ: Mapping[str, str]
 ) -> dict[str, Action]:
     """``/deploy``, ``/rollback``, ``/build`` and ``/dag``, bound to settings and environment."""
+    from pipeline.chatops import actions
 
-    def deploy(command: Command, ctx: ActionContext) -> ActionResult:
-        from pipeline.online.request import DeployRequest
-
-        request = DeployRequest(
-            model_name=str(command.model),
-            model_version=str(command.version),
-            use_k8s=True,
-            istio=command.istio,
-            gpu=command.gpu,
-            env="prod" if command.env == "prod" else "dev",
-        )
-        done = _kube("deploy").deploy_on_k8s(
-            request,
-            settings=settings,
-            dry_run=False,
-            echo=ctx.log,
-            environ=environ,
-            before_push=ctx.recheck,  # a prod approval withdrawn meanwhile stops the push
-        )
-        return _result(True, *_described(done))
-
-    def rollback(command: Command, ctx: ActionContext) -> ActionResult:
-        done = _kube("rollback").rollback_on_k8s(
-            str(command.model),
-            env=command.env,
-            settings=settings,
-            dry_run=False,
-            echo=ctx.log,
-            environ=environ,
-        )
-        return _result(True, *_described(done))
-
-    def build(command: Command, ctx: ActionContext) -> ActionResult:
-        from pipeline.chatops.tree import default_base, pr_tree, project_folders
-        from pipeline.cli.images_cmd import _run
-
-        captured = io.StringIO()
-        with pr_tree(root, ctx.head_sha, "build") as tree, contextlib.redirect_stdout(captured):
-            code = _run(  # prints its --json object, captured for the reply
-                tree,
-                base=None if command.projects else default_base(tree, settings),
-                head=ctx.head_sha,
-                projects=project_folders(tree, command.projects, environ),
-                trigger="pr",
-                pr=ctx.number,
-                dry_run=False,
-                as_json=True,
-                repo=ctx.repo,
-                link=None,
-                environ=environ,
-                settings=settings,
-            )
-        report = json.loads(captured.getvalue())
-        lines = [
-            f"- {i['project']}: `{i['image']}:{i['tags'][0]}`"
-            + (" (cache hit)" if i.get("cache_hit") else "")
-            for i in report.get("images") or []
-        ]
-        failed = report.get("failed") or []
-        lines += [f"- {name}: the build failed (see the job log)" for name in failed]
-        return _result(code == EXIT_OK, "\n".join(lines) or "nothing to build", report)
-
-    def dag(command: Command, ctx: ActionContext) -> ActionResult:
-        from pipeline.chatops.tree import changed_folders, pr_tree, project_folders
-
-        with pr_tree(root, ctx.head_sha, "dag") as tree:
-            results = publish_pr_dags(
-                tree,
-                ctx.head_sha,
-                project_folders(tree, command.projects, environ)
-                or changed_folders(tree, settings, ctx.head_sha, environ),
-                settings=settings,
-                environ=environ,
-            )
-        lines = [f"- {r.summary()}" for r in results] or ["- no project of this PR has DAGs"]
-        return _result(True, "\n".join(lines), {"dags": [r.to_json() for r in results]})
-
-    return {"deploy": deploy, "rollback": rollback, "build": build, "dag": dag}
+    return actions.action_table(
+        root, settings, environ, build_images=build_images, publish_dags=publish_pr_dags
+    )
 
 
 def publish_pr_dags(
@@ -223,15 +162,24 @@ def publish_pr_dags(
     )
 
 
-NOT_IN_ACTIONS = (
-    "runs the PR's code, which the issue_comment workflow never does (it holds the "
-    "repository's secrets): push to the PR to rebuild through its pull_request workflow, or "
-    "send the command to the platform's webhook receiver (`somlier api`)"
-)
+def comment_handler(
+    root: Path | None,
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    *,
+    log: Callable[[str], None],
+    actions: Mapping[str, Action] | None = None,
+) -> CommentHandler:
+    """:func:`pipeline.chatops.handle.handle` wired: GitHub clients, the action table (by
+    default :func:`action_table`), the log and the provenance reader."""
+    from pipeline.chatops.handle import CommentHandler
 
-
-def _not_in_actions(command: Command, ctx: ActionContext) -> ActionResult:
-    return _result(False, f"`/{command.name}` {NOT_IN_ACTIONS}", {"refused": "github-actions"})
+    return CommentHandler(
+        forge_for(settings, environ),
+        actions if actions is not None else action_table(root, settings, environ),
+        log,
+        provenance_for(root, settings, environ),
+    )
 
 
 def run_event(
@@ -245,24 +193,17 @@ def run_event(
 ) -> int:
     """``somlier pipeline event`` for ``issue_comment``: exit 0 when every command ran (or the
     comment was ignored), 1 when one was refused, aborted or failed."""
-    from pipeline.chatops.handle import handle
+    from pipeline.chatops.actions import for_github_actions
     from pipeline.config.settings import load_settings
 
     settings = load_settings(root, environ)
     actions = action_table(root, settings, environ)
     if environ.get("GITHUB_ACTIONS") == "true":
-        # issue_comment jobs hold the repository's secrets for comments on any PR, forks
-        # included: they never check out or run a PR's code, and /build and /dag would.
-        actions.update(build=_not_in_actions, dag=_not_in_actions)
-    report = handle(
-        name,
-        payload,
-        forge_for=forge_for(settings, environ),
-        actions=actions,
-        dry_run=dry_run,
-        log=lambda line: click.echo(line, err=True),
-        provenance=provenance_for(root, settings, environ),
+        actions = for_github_actions(actions)  # /build and /dag run no PR code there
+    handler = comment_handler(
+        root, settings, environ, log=lambda line: click.echo(line, err=True), actions=actions
     )
+    report = handler(name, payload, dry_run=dry_run)
     _print(report, as_json=as_json or dry_run)
     return EXIT_OK if report.ok else EXIT_STEP_FAILED
 
@@ -281,6 +222,10 @@ def _print(report: Report, *, as_json: bool) -> None:
         click.echo(f"{item['text']}: {state}" + (f": {why.splitlines()[0]}" if why else ""))
 
 
+def _webhook_log(line: str) -> None:
+    click.echo(f"webhook: {line}", err=True)
+
+
 def webhook_receiver(
     root: Path | None,
     settings: PlatformSettings,
@@ -292,37 +237,14 @@ def webhook_receiver(
     ``github.webhook_secret_env`` names, deliveries in ``webhooks.sqlite3`` next to the API
     database (``database``), comments handled as in GitHub Actions; only deliveries about
     ``github.projects_repo`` are acted on."""
-    from pipeline.chatops.decide import Ignored, classify
-    from pipeline.chatops.handle import handle
     from pipeline.config.settings import secret
-    from pipeline.server.webhooks import DeliveryStore, WebhookReceiver
+    from pipeline.server.webhooks import receiver_for
 
-    forges = forge_for(settings, environ)
-    actions = action_table(root, settings, environ)
-    provenance = provenance_for(root, settings, environ)
-
-    def log(line: str) -> None:
-        click.echo(f"webhook: {line}", err=True)
-
-    def handler(event: str, payload: dict[str, Any]) -> Report:
-        return handle(
-            event,
-            payload,
-            forge_for=forges,
-            actions=actions,
-            dry_run=False,
-            log=log,
-            provenance=provenance,
-        )
-
-    def ignored(event: str, payload: dict[str, Any]) -> str | None:
-        found = classify(event, payload)
-        return found.reason if isinstance(found, Ignored) else None
-
-    return WebhookReceiver(
+    handler = comment_handler(root, settings, environ, log=_webhook_log)
+    return receiver_for(
         secret(settings.github.webhook_secret_env, environ),
-        DeliveryStore(database.parent / "webhooks.sqlite3"),
+        database,
         handler,
-        classify=ignored,
+        classify=handler.ignored,
         repository=settings.github.projects_repo,
     )

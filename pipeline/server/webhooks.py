@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,7 +33,7 @@ from fastapi.responses import JSONResponse
 from pipeline.config.settings import Secret
 from pipeline.server.deliveries import Claim, DeliveryStore, signed_keys
 
-__all__ = ["Claim", "DeliveryStore", "WebhookReceiver", "signature", "verify"]
+__all__ = ["Claim", "DeliveryStore", "WebhookReceiver", "receiver_for", "signature", "verify"]
 
 log = logging.getLogger("somlier.webhooks")
 router = APIRouter()
@@ -269,3 +270,22 @@ async def github_webhook(request: Request) -> JSONResponse:
         return _answer(200, delivery=delivery, event=event, ignored=True, reason=reason)
     receiver.submit(delivery)
     return _answer(202, delivery=delivery, event=event, queued=True)
+
+
+def receiver_for(
+    secret: Secret | None,
+    database: Path,
+    handler: Handler,
+    *,
+    classify: Classifier | None = None,
+    repository: str | None = None,
+) -> WebhookReceiver:
+    """The receiver for ``create_app(state={"github_webhooks": receiver})``, its deliveries in
+    ``webhooks.sqlite3`` next to the API database (``database``)."""
+    return WebhookReceiver(
+        secret,
+        DeliveryStore(database.parent / "webhooks.sqlite3"),
+        handler,
+        classify=classify,
+        repository=repository,
+    )
