@@ -20,7 +20,11 @@ from pipeline.cli.options import repo_option
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, MissingDependency, UserError
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from pipeline.config.settings import PlatformSettings, Secret
+    from pipeline.server.store import DeploymentStore
+    from pipeline.server.webhooks import WebhookReceiver
 
 MIN_TOKEN_LENGTH = 16
 
@@ -173,60 +177,94 @@ def api(
     token = _token(settings, no_auth, host)
     path = db if db is not None else (root or start) / settings.api.database
 
-    import uvicorn
-
     from pipeline.cli.comment_edge import webhook_receiver
-    from pipeline.online import tracking
-    from pipeline.server.app import ApiConfig, create_app
-    from pipeline.server.deployers import default_deployer, registry_check
     from pipeline.server.store import DeploymentStore
-    from pipeline.server.webhooks import STATE_KEY
 
     store = DeploymentStore(path)
     receiver = None
     try:
         receiver = webhook_receiver(root, settings, os.environ, path)
-        if receiver.secret is None:
-            click.echo(
-                f"warning: no webhook secret in {settings.github.webhook_secret_env}: "
-                "POST /webhooks/github answers 503",
-                err=True,
-            )
-        elif receiver.repository is None:
-            click.echo(
-                "warning: github.projects_repo is not set: POST /webhooks/github ignores "
-                "every delivery",
-                err=True,
-            )
-        registry = tracking.resolve(
-            root=root or start,
-            settings_uri=settings.mlflow.tracking_uri,
-            env_uri=os.environ.get("MLFLOW_TRACKING_URI"),
+        _warn_about_webhooks(receiver, settings)
+        app = _app(
+            settings, root or start, store, receiver, token=token, drain_timeout=drain_timeout
         )
-        app = create_app(
-            ApiConfig(token=token, queue_size=settings.api.queue_size, drain_timeout=drain_timeout),
-            store,
-            default_deployer(settings, os.environ, tracking_uri=registry.uri),
-            state={"settings": settings, STATE_KEY: receiver},
-            check=registry_check(registry.uri),
-        )
-        server = uvicorn.Server(
-            uvicorn.Config(app, log_config=_log_config(), lifespan="on", server_header=False)
-        )
-        with _bind(host, port) as sock:
-            bound = sock.getsockname()
-            shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-            auth = f"bearer token from {settings.api.token_env}" if token else "none (--no-auth)"
-            click.echo(
-                f"somlier api: http://{shown}:{bound[1]} (database {path}; auth: {auth})",
-                err=True,
-            )
-            server.run(sockets=[sock])
-        if not server.started:
-            click.echo("error: the API server did not start (see the log above)", err=True)
-            return EXIT_STEP_FAILED
+        return _serve(app, host, port, settings=settings, token=token, path=path)
     finally:
         if receiver is not None:
             receiver.close()
         store.close()
+
+
+def _warn_about_webhooks(receiver: WebhookReceiver, settings: PlatformSettings) -> None:
+    if receiver.secret is None:
+        click.echo(
+            f"warning: no webhook secret in {settings.github.webhook_secret_env}: "
+            "POST /webhooks/github answers 503",
+            err=True,
+        )
+    elif receiver.repository is None:
+        click.echo(
+            "warning: github.projects_repo is not set: POST /webhooks/github ignores "
+            "every delivery",
+            err=True,
+        )
+
+
+def _app(
+    settings: PlatformSettings,
+    root: Path,
+    store: DeploymentStore,
+    receiver: WebhookReceiver,
+    *,
+    token: Secret | None,
+    drain_timeout: float,
+) -> FastAPI:
+    """The app: deployments through the deployer of the settings, checked against the model
+    registry around ``root``; webhooks through ``receiver``."""
+    from pipeline.online import tracking
+    from pipeline.server.app import ApiConfig, create_app
+    from pipeline.server.deployers import default_deployer, registry_check
+    from pipeline.server.webhooks import STATE_KEY
+
+    registry = tracking.resolve(
+        root=root,
+        settings_uri=settings.mlflow.tracking_uri,
+        env_uri=os.environ.get("MLFLOW_TRACKING_URI"),
+    )
+    return create_app(
+        ApiConfig(token=token, queue_size=settings.api.queue_size, drain_timeout=drain_timeout),
+        store,
+        default_deployer(settings, os.environ, tracking_uri=registry.uri),
+        state={"settings": settings, STATE_KEY: receiver},
+        check=registry_check(registry.uri),
+    )
+
+
+def _serve(
+    app: FastAPI,
+    host: str,
+    port: int,
+    *,
+    settings: PlatformSettings,
+    token: Secret | None,
+    path: Path,
+) -> int:
+    """Serve ``app`` on host:port until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=_log_config(), lifespan="on", server_header=False)
+    )
+    with _bind(host, port) as sock:
+        bound = sock.getsockname()
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        auth = f"bearer token from {settings.api.token_env}" if token else "none (--no-auth)"
+        click.echo(
+            f"somlier api: http://{shown}:{bound[1]} (database {path}; auth: {auth})",
+            err=True,
+        )
+        server.run(sockets=[sock])
+    if not server.started:
+        click.echo("error: the API server did not start (see the log above)", err=True)
+        return EXIT_STEP_FAILED
     return EXIT_OK
