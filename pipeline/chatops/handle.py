@@ -23,7 +23,7 @@ from pipeline.chatops.decide import (
     verdict_json,
 )
 from pipeline.chatops.feedback import FAILED, RECEIVED, Feedback, WriteForge
-from pipeline.chatops.permissions import Provenance, ReadForge, gather, withdrawn
+from pipeline.chatops.permissions import Facts, Provenance, ReadForge, gather, withdrawn
 from pipeline.errors import SomlierError, UserError
 
 
@@ -120,13 +120,26 @@ def handle(
     if dry_run:
         return Report(event=event, verdicts=verdicts, dry_run=True)
     assert forge is not None
+    return _run(event, verdicts, forge, facts, actions=actions, feedback=feedback, log=log)
+
+
+def _run(
+    event: CommentEvent,
+    verdicts: tuple[Verdict, ...],
+    forge: ChatForge,
+    facts: Facts | None,
+    *,
+    actions: Mapping[str, dispatch.Action],
+    feedback: Feedback,
+    log: Callable[[str], None],
+) -> Report:
+    """Run the accepted commands, each on the head it was accepted on; react with the result."""
 
     def current_head() -> str:
-        assert forge is not None
         return forge.pull_state(event.number, reviews=False).head_sha
 
     def recheck(item: Accepted) -> str | None:
-        assert forge is not None and facts is not None
+        assert facts is not None
         return withdrawn(forge, event.number, facts, event.default_branch)
 
     outcomes = dispatch.run(
