@@ -7,6 +7,5 @@ head-SHA check and, for prod, the approval read again) → actions (``/deploy`` 
 through the online feature, ``/build`` and ``/dag`` through the image step and the DAG publishing
 the edge hands in); tree puts the PR head in a worktree for /build and /dag. handle ties them
 together for GitHub Actions (``somlier pipeline event``) and the webhook receiver; the CLI edge
-(``pipeline.cli.comment_edge``) wires the GitHub clients, the action table and the receiver.
-See docs/commands.md.
+wires the GitHub clients, the action table and the receiver. See docs/commands.md.
 """

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,7 +178,6 @@ def api(
     token = _token(settings, no_auth, host)
     path = db if db is not None else (root or start) / settings.api.database
 
-    from pipeline.cli.comment_edge import webhook_receiver
     from pipeline.server.store import DeploymentStore
 
     store = DeploymentStore(path)
@@ -193,6 +193,35 @@ def api(
         if receiver is not None:
             receiver.close()
         store.close()
+
+
+def _webhook_log(line: str) -> None:
+    click.echo(f"webhook: {line}", err=True)
+
+
+def webhook_receiver(
+    root: Path | None,
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    database: Path,
+) -> WebhookReceiver:
+    """The receiver of ``POST /webhooks/github``, for
+    ``create_app(state={"github_webhooks": receiver})``: the secret from the variable that
+    ``github.webhook_secret_env`` names, deliveries in ``webhooks.sqlite3`` next to the API
+    database (``database``), comments handled as in GitHub Actions; only deliveries about
+    ``github.projects_repo`` are acted on."""
+    from pipeline.cli.comment_edge import comment_handler
+    from pipeline.config.settings import secret
+    from pipeline.server.webhooks import receiver_for
+
+    handler = comment_handler(root, settings, environ, log=_webhook_log)
+    return receiver_for(
+        secret(settings.github.webhook_secret_env, environ),
+        database,
+        handler,
+        classify=handler.ignored,
+        repository=settings.github.projects_repo,
+    )
 
 
 def _warn_about_webhooks(receiver: WebhookReceiver, settings: PlatformSettings) -> None:

@@ -1,7 +1,7 @@
-"""PR comment commands at the edge: the GitHub clients, the action table of
-:mod:`pipeline.chatops.actions` (with the image step and the DAG publishing it runs) and the
-webhook receiver are wired here from settings and the environment; ``somlier pipeline event``
-prints what :mod:`pipeline.chatops.handle` reports.
+"""PR comment commands at the edge: the GitHub clients and the action table of
+:mod:`pipeline.chatops.actions` (with the image step and the DAG publishing it runs) are wired
+here from settings and the environment, for ``somlier pipeline event`` (which prints what
+:mod:`pipeline.chatops.handle` reports) and the webhook receiver of ``somlier api``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from pipeline.chatops.dispatch import Action
     from pipeline.chatops.handle import ChatForge, CommentHandler, Report
     from pipeline.config.settings import PlatformSettings
-    from pipeline.server.webhooks import WebhookReceiver
 
 
 def comment_root(repo: Path | None) -> Path | None:
@@ -220,31 +219,3 @@ def _print(report: Report, *, as_json: bool) -> None:
         state = item.get("state") or item["decision"]
         why = item.get("reason") or item.get("message", "")
         click.echo(f"{item['text']}: {state}" + (f": {why.splitlines()[0]}" if why else ""))
-
-
-def _webhook_log(line: str) -> None:
-    click.echo(f"webhook: {line}", err=True)
-
-
-def webhook_receiver(
-    root: Path | None,
-    settings: PlatformSettings,
-    environ: Mapping[str, str],
-    database: Path,
-) -> WebhookReceiver:
-    """The receiver of ``POST /webhooks/github``, for
-    ``create_app(state={"github_webhooks": receiver})``: the secret from the variable that
-    ``github.webhook_secret_env`` names, deliveries in ``webhooks.sqlite3`` next to the API
-    database (``database``), comments handled as in GitHub Actions; only deliveries about
-    ``github.projects_repo`` are acted on."""
-    from pipeline.config.settings import secret
-    from pipeline.server.webhooks import receiver_for
-
-    handler = comment_handler(root, settings, environ, log=_webhook_log)
-    return receiver_for(
-        secret(settings.github.webhook_secret_env, environ),
-        database,
-        handler,
-        classify=handler.ignored,
-        repository=settings.github.projects_repo,
-    )

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
-from pipeline.cli.comment_edge import webhook_receiver
+from pipeline.cli.api_cmd import webhook_receiver
 from pipeline.config.settings import GitHub, PlatformSettings, Secret
 from pipeline.server.app import ApiConfig, create_app
 from pipeline.server.deliveries import Claim
