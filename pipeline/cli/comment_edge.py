@@ -166,6 +166,8 @@ def action_table(
 
     def dag(command: Command, ctx: ActionContext) -> ActionResult:
         from pipeline.chatops.tree import changed_folders, pr_tree, project_folders
+        from pipeline.cli.publish_edge import connector, log
+        from pipeline.publish.projects import publish_pr_dags
 
         with pr_tree(root, ctx.head_sha, "dag") as tree:
             results = publish_pr_dags(
@@ -175,52 +177,13 @@ def action_table(
                 or changed_folders(tree, settings, ctx.head_sha, environ),
                 settings=settings,
                 environ=environ,
-            )
+                connect=connector(tree, settings, environ),
+                log=log,
+            ).checked()
         lines = [f"- {r.summary()}" for r in results] or ["- no project of this PR has DAGs"]
         return _result(True, "\n".join(lines), {"dags": [r.to_json() for r in results]})
 
     return {"deploy": deploy, "rollback": rollback, "build": build, "dag": dag}
-
-
-def publish_pr_dags(
-    root: Path,
-    sha: str,
-    folders: tuple[str, ...],
-    *,
-    settings: PlatformSettings,
-    environ: Mapping[str, str],
-) -> list[Any]:
-    """The DAGs of the projects in ``folders`` at the PR head, on its image (``sha-<short>``,
-    as the PR build tags it), in one PR per project in the dags repository."""
-    import tempfile
-
-    from pipeline.cli.publish_edge import publish
-    from pipeline.offline import plan as dags
-    from pipeline.steps import flow
-
-    configs = flow.load_changed(root, [flow.Changed(f, f) for f in folders], environ)
-    groups: dict[str, dict[str, str]] = {}
-    with tempfile.TemporaryDirectory(prefix="somlier-dags-") as scratch:
-        for _folder, config in configs:
-            if not config.offline:
-                continue
-            made, errors = dags.plan_project(
-                config,
-                settings,
-                Path(scratch),
-                source_path=dags.header_path(config.path),
-                image=dags.image_for(config, settings, f"sha-{sha[:7]}"),
-            )
-            if errors:
-                raise UserError(
-                    f"{config.name}: offline[{errors[0].index}]: {errors[0].error.message}"
-                )
-            groups[config.name] = {d.spec.dag_id: d.source for d in made}
-    if not groups:
-        return []
-    return publish(
-        groups, root=root, settings=settings, environ=environ, prune=True, dry_run=False, commit=sha
-    )
 
 
 NOT_IN_ACTIONS = (
