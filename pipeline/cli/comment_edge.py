@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
+from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED
 
 if TYPE_CHECKING:
     from pipeline.chatops.actions import ImagesBuilt
@@ -127,38 +127,22 @@ def publish_pr_dags(
     *,
     settings: PlatformSettings,
     environ: Mapping[str, str],
-) -> list[Any]:
+) -> tuple[Any, ...]:
     """The DAGs of the projects in ``folders`` at the PR head, on its image (``sha-<short>``,
-    as the PR build tags it), in one PR per project in the dags repository."""
-    import tempfile
+    as the PR build tags it), in one PR per project in the dags repository: the feature
+    (:func:`pipeline.publish.projects.publish_pr_dags`) with the dags repository wired here."""
+    from pipeline.cli.publish_edge import connector, log
+    from pipeline.publish.projects import publish_pr_dags as publish
 
-    from pipeline.cli.publish_edge import publish
-    from pipeline.offline import plan as dags
-    from pipeline.steps import flow
-
-    configs = flow.load_changed(root, [flow.Changed(f, f) for f in folders], environ)
-    groups: dict[str, dict[str, str]] = {}
-    with tempfile.TemporaryDirectory(prefix="somlier-dags-") as scratch:
-        for _folder, config in configs:
-            if not config.offline:
-                continue
-            made, errors = dags.plan_project(
-                config,
-                settings,
-                Path(scratch),
-                source_path=dags.header_path(config.path),
-                image=dags.image_for(config, settings, f"sha-{sha[:7]}"),
-            )
-            if errors:
-                raise UserError(
-                    f"{config.name}: offline[{errors[0].index}]: {errors[0].error.message}"
-                )
-            groups[config.name] = {d.spec.dag_id: d.source for d in made}
-    if not groups:
-        return []
     return publish(
-        groups, root=root, settings=settings, environ=environ, prune=True, dry_run=False, commit=sha
-    )
+        root,
+        sha,
+        folders,
+        settings=settings,
+        environ=environ,
+        connect=connector(root, settings, environ),
+        log=log,
+    ).checked()
 
 
 def comment_handler(

@@ -17,10 +17,11 @@ import click
 from pipeline.cli.dags_cmd import init as dags_init
 from pipeline.cli.lazy import Group
 from pipeline.cli.options import gpu_options, json_option, repo_option
-from pipeline.errors import EXIT_OK, ConfigError, Diagnostic, UserError
+from pipeline.errors import EXIT_OK, ConfigError, UserError
 from pipeline.offline.spec import TEMPLATES
 
 if TYPE_CHECKING:
+    from pipeline.config.model import ProjectConfig
     from pipeline.config.settings import PlatformSettings
     from pipeline.offline.plan import PlannedDag
 
@@ -140,13 +141,17 @@ def create(
             dags=results,
         )
     elif not (as_json or dry_run):
-        folder = shlex.quote(str(made.path.parent))
-        click.echo(
-            f"Next: somlier dags check {folder}   # imports it in a real Airflow, as CI will\n"
-            "  then open a PR in the dags repository (or run again with --open-pr)",
-            err=True,
-        )
+        _say_next(made)
     return EXIT_OK
+
+
+def _say_next(made: PlannedDag) -> None:
+    folder = shlex.quote(str(made.path.parent))
+    click.echo(
+        f"Next: somlier dags check {folder}   # imports it in a real Airflow, as CI will\n"
+        "  then open a PR in the dags repository (or run again with --open-pr)",
+        err=True,
+    )
 
 
 @offline.command()
@@ -198,12 +203,56 @@ def render(
     registry. Every job is checked before anything is written; exit 2 with every problem
     (file:line:col) otherwise.
     """
-    from pipeline.config.project import load_project
-    from pipeline.config.validation import shown_path
     from pipeline.monorepo import discovery
     from pipeline.offline import plan
 
     cwd = repo or Path()
+    selected = _selected(projects, changed_since, cwd)
+    if selected is None:
+        return EXIT_OK
+    files, gone = selected
+    configs, shown, settings_of = _load(files, cwd)
+    planned = plan.plan_dags(
+        configs,
+        lambda config: settings_of[config.path],
+        output_dir=cwd / output_dir,
+        tag=tag,
+        commit=commit,
+    )
+    problems = [
+        plan.located(error, where)
+        for project, where in zip(planned.projects, shown, strict=True)
+        for error in project.errors
+    ]
+    if problems:
+        raise ConfigError(problems)
+    plan.check_unique(planned.dags)
+    if not planned.dags and not as_json:
+        click.echo(f"no offline: jobs in {len(files)} somlier.yaml file(s)", err=True)
+    results = _emit(planned.dags, dry_run=dry_run, as_json=as_json, pull_requests=open_pr)
+    if open_pr:
+        # Only after every job checked out: a partial set would delete a failing job's DAG.
+        _open_prs(
+            {name: {} for name in gone} | planned.files_by_project(),
+            discovery.repo_root(cwd.resolve()),
+            next(iter(settings_of.values()), None)
+            or _settings(discovery.platform_root(cwd.resolve())),
+            prune=True,
+            dry_run=dry_run,
+            as_json=as_json,
+            dags=results,
+            commit=commit,
+        )
+    return EXIT_OK
+
+
+def _selected(
+    projects: tuple[Path, ...], changed_since: str | None, cwd: Path
+) -> tuple[list[Path], list[str]] | None:
+    """The somlier.yaml files ``render`` renders and the deleted projects whose DAGs go; None
+    when ``--changed`` found nothing changed (said on stderr)."""
+    from pipeline.monorepo import discovery
+
     gone: list[str] = []
     if changed_since is not None:
         if projects:
@@ -219,7 +268,7 @@ def render(
         gone = [d.name for d in found.deleted]
         if not files and not gone:
             click.echo(f"no project changed since {changed_since}", err=True)
-            return EXIT_OK
+            return None
     else:
         files = (
             discovery.expand([cwd / p for p in projects])
@@ -229,50 +278,31 @@ def render(
     if not files and not gone:
         where = ", ".join(map(str, projects)) or str(cwd.resolve())
         raise UserError(f"no somlier.yaml found in {where}", hint="pass --project DIR")
-    planned: list[PlannedDag] = []
-    problems: list[Diagnostic] = []
-    groups: dict[str, dict[str, str]] = {name: {} for name in gone}  # project -> all its DAGs
-    settings_by_root: dict[Path | None, PlatformSettings] = {}
+    return files, gone
+
+
+def _load(
+    files: Sequence[Path], cwd: Path
+) -> tuple[list[ProjectConfig], list[str], dict[Path, PlatformSettings]]:
+    """Each file's project, as its path is shown, and the settings of the monorepo around it
+    (read once per monorepo), in the order given."""
+    from pipeline.config.project import load_project
+    from pipeline.config.validation import shown_path
+    from pipeline.monorepo import discovery
+
+    configs: list[ProjectConfig] = []
+    shown: list[str] = []
+    settings_of: dict[Path, PlatformSettings] = {}
+    by_root: dict[Path | None, PlatformSettings] = {}
     for path in files:
-        shown = shown_path(path, cwd)
-        config = load_project(path, os.environ, shown)
+        shown.append(shown_path(path, cwd))
+        config = load_project(path, os.environ, shown[-1])
         root = discovery.platform_root(path.resolve().parent)
-        if root not in settings_by_root:
-            settings_by_root[root] = _settings(root)
-        settings = settings_by_root[root]
-        made, errors = plan.plan_project(
-            config,
-            settings,
-            cwd / output_dir,
-            source_path=plan.header_path(path),
-            image=plan.image_for(config, settings, tag),
-            commit=commit,
-        )
-        group = groups.setdefault(config.name, {})
-        for dag in made:
-            group[dag.spec.dag_id] = dag.source
-        planned.extend(made)
-        problems.extend(plan.located(e, shown) for e in errors)
-    if problems:
-        raise ConfigError(problems)
-    plan.check_unique(planned)
-    if not planned and not as_json:
-        click.echo(f"no offline: jobs in {len(files)} somlier.yaml file(s)", err=True)
-    results = _emit(planned, dry_run=dry_run, as_json=as_json, pull_requests=open_pr)
-    if open_pr:
-        # Only after every job checked out: a partial set would delete a failing job's DAG.
-        _open_prs(
-            groups,
-            discovery.repo_root(cwd.resolve()),
-            next(iter(settings_by_root.values()), None)
-            or _settings(discovery.platform_root(cwd.resolve())),
-            prune=True,
-            dry_run=dry_run,
-            as_json=as_json,
-            dags=results,
-            commit=commit,
-        )
-    return EXIT_OK
+        if root not in by_root:
+            by_root[root] = _settings(root)
+        configs.append(config)
+        settings_of[config.path] = by_root[root]
+    return configs, shown, settings_of
 
 
 def _refuse_overwrite(dag: PlannedDag) -> None:

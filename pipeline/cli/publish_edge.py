@@ -1,26 +1,32 @@
-"""Publishing rendered DAGs from the CLI (``offline create/render --open-pr``, and the push
-step of ``pipeline event``): reads the token, the dags repository and the source commit at the
-edge and hands them to :func:`pipeline.publish.publish_dags`."""
+"""Publishing rendered DAGs from the CLI (``offline create/render --open-pr``, the push step of
+``pipeline event`` and ``/dag``): reads the token, the dags repository and the source commit at
+the edge into a :class:`pipeline.publish.projects.DagsTarget`, and prints what
+:mod:`pipeline.publish.projects` returns."""
 
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.errors import SomlierError, UserError
+from pipeline.errors import UserError
 
 if TYPE_CHECKING:
     from pipeline.build.outcome import Outcome
     from pipeline.config.model import ProjectConfig
     from pipeline.config.settings import PlatformSettings
     from pipeline.publish import PublishResult
+    from pipeline.publish.projects import Connect, DagsTarget
 
 _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+
+
+def log(line: str) -> None:
+    """Progress and failures of publishing: stderr."""
+    click.echo(line, err=True)
 
 
 def source_of(
@@ -36,21 +42,13 @@ def source_of(
     return repo, commit
 
 
-def publish(
-    groups: Mapping[str, Mapping[str, str]],
-    *,
-    root: Path,
-    settings: PlatformSettings,
-    environ: Mapping[str, str],
-    prune: bool,
-    dry_run: bool,
-    commit: str | None = None,
-) -> list[PublishResult]:
-    """Open or update one PR per project in ``github.dags_repo``; ``groups`` maps each project
-    to its full set of DAG files ``{dag_id: source}``. A failed project does not stop the
-    others; it is reported, and the caller exits 1."""
+def target(
+    root: Path, settings: PlatformSettings, environ: Mapping[str, str], *, dry_run: bool
+) -> DagsTarget:
+    """Where DAGs are published from the checkout at ``root``: ``github.dags_repo``, with a
+    GitHub client when there is a token (a dry run may go without one)."""
     from pipeline.config.settings import secret
-    from pipeline.publish import PublishRequest, publish_dags
+    from pipeline.publish.projects import DagsTarget
 
     dags_repo = settings.github.dags_repo
     if not dags_repo:
@@ -77,41 +75,34 @@ def publish(
     server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
     clone_url = environ.get("SOMLIER_DAGS_CLONE_URL") or f"{server}/{dags_repo}.git"
     source_repo, head = source_of(root, settings, environ)
-    results: list[PublishResult] = []
-    failed: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="somlier-publish-") as scratch:
-        for project, files in sorted(groups.items()):
-            request = PublishRequest(
-                clone_url=clone_url,
-                repo=dags_repo,
-                project=project,
-                source_repo=source_repo,
-                source_commit=commit or head,
-                files=dict(files),
-                workdir=Path(scratch) / project,
-                forge=forge,
-                token=token,
-                source_root=root,
-                prune=prune,
-                dry_run=dry_run,
-            )
-            try:
-                result = publish_dags(
-                    request, log=lambda line: click.echo(line, err=True), environ=environ
-                )
-            except SomlierError as exc:
-                click.echo(f"{project}: publishing failed: {exc.message}", err=True)
-                failed.append(project)
-                continue
-            results.append(result)
-    if failed:
-        from pipeline.errors import StepFailed
+    return DagsTarget(dags_repo, clone_url, forge, token, root, source_repo, head)
 
-        raise StepFailed(
-            f"publishing failed for {', '.join(failed)}",
-            hint="the other projects' PRs are up to date; run again",
-        )
-    return results
+
+def connector(root: Path, settings: PlatformSettings, environ: Mapping[str, str]) -> Connect:
+    """:func:`target` for a real publish, built only when called."""
+    return lambda: target(root, settings, environ, dry_run=False)
+
+
+def publish(
+    groups: Mapping[str, Mapping[str, str]],
+    *,
+    root: Path,
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    prune: bool,
+    dry_run: bool,
+    commit: str | None = None,
+) -> list[PublishResult]:
+    """Open or update one PR per project in ``github.dags_repo``; ``groups`` maps each project
+    to its full set of DAG files ``{dag_id: source}``. A failed project does not stop the
+    others; it is reported, and the caller exits 1."""
+    from pipeline.publish.projects import publish_groups
+
+    where = target(root, settings, environ, dry_run=dry_run)
+    published = publish_groups(
+        groups, where, prune=prune, dry_run=dry_run, environ=environ, log=log, commit=commit
+    )
+    return list(published.checked())
 
 
 def publish_merged(
@@ -123,41 +114,19 @@ def publish_merged(
     settings: PlatformSettings,
     environ: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """After a merge: the DAGs of the changed projects, on the image just built
-    (``sha-<short>``), in one PR per project in the dags repository; the DAGs of a deleted
-    project, or of jobs removed from somlier.yaml, are removed. A project whose image failed
-    publishes nothing (no DAG may refer to an image that was not pushed)."""
-    import tempfile
+    """After a merge: :func:`pipeline.publish.projects.publish_merged`, its PRs on stderr."""
+    from pipeline.publish import projects
 
-    from pipeline.offline import plan as dags
-
-    ok = {o.project for o in outcomes if o.ok}
-    groups: dict[str, dict[str, str]] = {name: {} for name in deleted}
-    with tempfile.TemporaryDirectory(prefix="somlier-dags-") as scratch:
-        for _folder, config in configs:
-            if not config.offline:
-                groups[config.name] = {}  # jobs removed: their DAGs go (usually: unchanged)
-                continue
-            if config.name not in ok:
-                continue
-            made, errors = dags.plan_project(
-                config,
-                settings,
-                Path(scratch),
-                source_path=dags.header_path(config.path),
-                image=dags.image_for(config, settings, f"sha-{sha[:7]}"),
-            )
-            for error in errors:
-                click.echo(
-                    f"{config.name}: offline[{error.index}]: {error.error.message}", err=True
-                )
-            if not errors:
-                groups[config.name] = {d.spec.dag_id: d.source for d in made}
-    if not groups:
-        return []
-    results = publish(
-        groups, root=root, settings=settings, environ=environ, prune=True, dry_run=False, commit=sha
+    published = projects.publish_merged(
+        [config for _folder, config in configs],
+        sha=sha,
+        built={o.project for o in outcomes if o.ok},
+        deleted=deleted,
+        settings=settings,
+        connect=connector(root, settings, environ),
+        environ=environ,
+        log=log,
     )
-    for item in results:
+    for item in published.checked():
         click.echo(item.summary(), err=True)
-    return [item.to_json() for item in results]
+    return [item.to_json() for item in published.results]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.build.refs import ImageName
 from pipeline.config.model import ProjectConfig
@@ -73,24 +74,118 @@ def _specs(
     return specs, errors
 
 
-def plan_project(
-    config: ProjectConfig,
-    settings: PlatformSettings,
-    output_dir: Path,
+def commit_tag(sha: str) -> str:
+    """The image tag the pipeline gives a commit's build (``sha-<first 7>``): what the DAGs
+    published after a merge or a /dag comment run."""
+    return f"sha-{sha[:7]}"
+
+
+@dataclass(frozen=True)
+class ProjectDags:
+    """The DAGs of one project's ``offline:`` jobs, and the jobs that cannot make one."""
+
+    config: ProjectConfig
+    dags: tuple[PlannedDag, ...]
+    errors: tuple[JobError, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def files(self) -> dict[str, str]:
+        """``{dag_id: source}``: the project's full set of DAG files (what a publish carries)."""
+        return {dag.spec.dag_id: dag.source for dag in self.dags}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.name,
+            "somlier_yaml": str(self.config.path),
+            "dags": [
+                {
+                    "dag_id": dag.spec.dag_id,
+                    "template": dag.spec.template,
+                    "schedule": dag.spec.schedule,
+                    "image": dag.spec.image,
+                    "path": str(dag.path),
+                }
+                for dag in self.dags
+            ],
+            "errors": [
+                {
+                    "index": error.index,
+                    "field": error.error.field,
+                    "message": error.error.message,
+                    "hint": error.error.hint,
+                }
+                for error in self.errors
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    """What :func:`plan_dags` made: one entry per project, in the order given."""
+
+    projects: tuple[ProjectDags, ...]
+
+    @property
+    def dags(self) -> tuple[PlannedDag, ...]:
+        return tuple(dag for project in self.projects for dag in project.dags)
+
+    @property
+    def errors(self) -> tuple[JobError, ...]:
+        return tuple(error for project in self.projects for error in project.errors)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def files_by_project(self) -> dict[str, dict[str, str]]:
+        """``{project: {dag_id: source}}``, every project's full set of DAG files (empty for a
+        project without jobs: publishing it removes its DAGs)."""
+        out: dict[str, dict[str, str]] = {}
+        for project in self.projects:
+            out.setdefault(project.name, {}).update(project.files)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "projects": [project.to_json() for project in self.projects]}
+
+
+SettingsFor = Callable[[ProjectConfig], PlatformSettings]
+
+
+def plan_dags(
+    configs: Iterable[ProjectConfig],
+    settings: PlatformSettings | SettingsFor,
     *,
-    source_path: str,
-    image: str,
+    output_dir: Path,
+    tag: str | None = None,
     commit: str | None = None,
-) -> tuple[list[PlannedDag], list[JobError]]:
-    """Render every ``offline:`` job of ``config`` into ``output_dir/<project>/<dag_id>.py``.
-    ``source_path`` names the somlier.yaml in each file's header (keep it independent of the
-    current folder, so renders are reproducible)."""
-    specs, errors = _specs(config, settings, image=image, source_path=source_path, commit=commit)
-    planned = [
-        PlannedDag(spec, output_dir / config.name / f"{spec.dag_id}.py", render_dag(spec))
-        for spec in specs
-    ]
-    return planned, errors
+) -> DagPlan:
+    """Render every ``offline:`` job of each of ``configs`` into
+    ``output_dir/<project>/<dag_id>.py`` (nothing is written). ``settings``: the platform
+    settings, or a function giving each project's. Image tag policy: ``tag`` for every project
+    (:func:`commit_tag` after a build), else each project's first docker tag. A job that cannot
+    make a DAG is an error of its project; the others are still planned. Each file's header
+    names its somlier.yaml from the repository top (:func:`header_path`) and ``commit``."""
+    projects = []
+    for config in configs:
+        project_settings = settings if isinstance(settings, PlatformSettings) else settings(config)
+        specs, errors = _specs(
+            config,
+            project_settings,
+            image=image_for(config, project_settings, tag),
+            source_path=header_path(config.path),
+            commit=commit,
+        )
+        planned = tuple(
+            PlannedDag(spec, output_dir / config.name / f"{spec.dag_id}.py", render_dag(spec))
+            for spec in specs
+        )
+        projects.append(ProjectDags(config, planned, tuple(errors)))
+    return DagPlan(tuple(projects))
 
 
 def check_jobs(config: ProjectConfig, settings: PlatformSettings, shown: str) -> list[Diagnostic]:

@@ -6,7 +6,7 @@ Layout: ``<env>/<model>/`` holds the manifests (``deployment.yaml``, ``service.y
 record (:mod:`pipeline.online.release`). Argo CD or Flux applies the folder as it is; a rollback
 reads the record from the default branch (what is deployed).
 
-Git work reuses the DAG publisher's machinery (:class:`pipeline.publish.dagsrepo.DagsClone`: a
+Git work reuses the DAG publisher's machinery (:class:`pipeline.publish.dagsrepo.RepoClone`: a
 scratch repository, the token only in an HTTP header, pushes with a lease, redacted errors) and
 its pull request upsert; the branch ``somlier/deploy/<model>-<env>`` is rebuilt on the default
 branch by every run (one commit), so the PR always shows exactly what merging deploys.
@@ -25,7 +25,7 @@ from pipeline.errors import UserError
 from pipeline.online.manifests import Manifest, ServingSpec, model_label, object_name
 from pipeline.online.release import Action
 from pipeline.publish import Identity, PullForge, split_credentials
-from pipeline.publish.dagsrepo import DagsClone, PublishError
+from pipeline.publish.dagsrepo import PublishError, RepoClone
 from pipeline.publish.model import REPO, check_target
 from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode
 from pipeline.publish.publisher import ATTEMPTS, DELAY, with_retries
@@ -199,13 +199,13 @@ def publish(
     )
 
 
-def _show(clone: DagsClone, rev: str, path: str) -> str | None:
+def _show(clone: RepoClone, rev: str, path: str) -> str | None:
     done = clone.git("cat-file", "blob", f"{rev}:{path}", check=False)
     return done.stdout if done.returncode == 0 else None
 
 
 def _attempt(
-    request: GitOpsRequest, clone: DagsClone, planner: Planner, log: Callable[[str], None]
+    request: GitOpsRequest, clone: RepoClone, planner: Planner, log: Callable[[str], None]
 ) -> GitOpsResult | None:
     fetched = clone.fetch_branches(
         request.branch,
@@ -255,7 +255,7 @@ def _attempt(
 
 
 def _commit(
-    clone: DagsClone,
+    clone: RepoClone,
     parent: str,
     where: str,
     files: Mapping[str, str],

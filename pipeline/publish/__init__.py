@@ -1,7 +1,8 @@
 """Publishing rendered DAG files to the dags repository: one branch and one PR per project.
 
 ``publish_dags(PublishRequest(...)) -> PublishResult``; see :mod:`pipeline.publish.publisher`
-for what a publish does and ``docs/publishing.md`` for how to use it.
+for what a publish does and ``docs/publishing.md`` for how to use it. Several projects at once
+(``offline render --open-pr``, after a merge, ``/dag``): :mod:`pipeline.publish.projects`.
 """
 
 from __future__ import annotations

@@ -93,15 +93,16 @@ def git_env(
 
 @dataclass(frozen=True)
 class Branches:
-    """A base branch and a work branch as fetched (see :meth:`DagsClone.fetch_branches`)."""
+    """A base branch and a work branch as fetched (see :meth:`RepoClone.fetch_branches`)."""
 
     base: str
     base_sha: str
     branch_sha: str | None
 
 
-class DagsClone:
-    """A scratch repository at ``path`` (created) for the dags repository at ``url``."""
+class RepoClone:
+    """A scratch repository at ``path`` (created) for a GitOps repository at ``url`` (the dags
+    repository or the deploy repository)."""
 
     def __init__(
         self,

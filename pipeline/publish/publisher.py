@@ -26,7 +26,7 @@ from typing import TypeVar
 from pipeline.config.settings import Secret
 from pipeline.forge.pulls import PullRef
 from pipeline.publish import plan
-from pipeline.publish.dagsrepo import DagsClone, PublishError, is_ancestor
+from pipeline.publish.dagsrepo import PublishError, RepoClone, is_ancestor
 from pipeline.publish.model import Identity, PublishRequest, PublishResult, Status
 
 ATTEMPTS = 5
@@ -88,7 +88,7 @@ def publish_dags(
 
 
 def with_retries(
-    attempt: Callable[[DagsClone, int], T | None],
+    attempt: Callable[[RepoClone, int], T | None],
     *,
     workdir: Path,
     prefix: str,
@@ -109,7 +109,7 @@ def with_retries(
     scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=workdir))
     rng = random.Random()  # noqa: S311 (jitter, not a secret)
     try:
-        clone = DagsClone(scratch, clone_url, token=token, identity=identity, environ=environ)
+        clone = RepoClone(scratch, clone_url, token=token, identity=identity, environ=environ)
         for n in range(1, attempts + 1):
             result = attempt(clone, n)
             if result is not None:
@@ -124,7 +124,7 @@ def with_retries(
 
 
 def _attempt(
-    request: PublishRequest, clone: DagsClone, attempt: int, say: Log
+    request: PublishRequest, clone: RepoClone, attempt: int, say: Log
 ) -> PublishResult | None:
     """One read-decide-push round; ``None`` when the push lost a race."""
     fetched = clone.fetch_branches(
@@ -196,7 +196,7 @@ def _attempt(
     return result("opened" if upserted.created else "updated", commit)
 
 
-def _superseded(request: PublishRequest, clone: DagsClone, head: str) -> bool:
+def _superseded(request: PublishRequest, clone: RepoClone, head: str) -> bool:
     """Whether the branch head was published from a newer commit of the same source."""
     if request.source_root is None:
         return False
