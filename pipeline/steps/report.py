@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from pipeline.build.outcome import Outcome
 from pipeline.notify.message import Message
@@ -81,9 +82,9 @@ def slack(outcomes: Sequence[Outcome], *, title: str, link: str | None) -> Messa
     return Message(title=title, lines=tuple(lines) or ("nothing to build",), ok=ok, link=link)
 
 
-def outputs(outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """GitHub Actions step outputs: ``images`` (JSON), ``failed`` (JSON), ``ok``."""
-    images = [
+def images_json(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """The images pushed or reused (``--json``'s ``images`` and the ``images`` output)."""
+    return [
         {
             "project": o.project,
             "image": o.image,
@@ -95,9 +96,13 @@ def outputs(outcomes: Sequence[Outcome]) -> dict[str, str]:
         for o in outcomes
         if o.ok
     ]
+
+
+def outputs(outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """GitHub Actions step outputs: ``images`` (JSON), ``failed`` (JSON), ``ok``."""
     failed = [o.project for o in outcomes if not o.ok]
     return {
-        "images": json.dumps(images),
+        "images": json.dumps(images_json(outcomes)),
         "failed": json.dumps(failed),
         "ok": "true" if not failed else "false",
     }
