@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
     from pipeline.build.buildkit import BuildKitCli
     from pipeline.build.refs import Trigger
     from pipeline.config.settings import PlatformSettings
-    from pipeline.steps.image_step import StepAdapters
+    from pipeline.steps.flow import Reports
+    from pipeline.steps.image_step import ImageStepResult, StepAdapters
 
 
 def _log(project: str, line: str) -> None:
@@ -53,12 +54,15 @@ def _run(
     environ: Mapping[str, str],
     settings: PlatformSettings | None = None,
     publish_dags: bool = True,
+    jobs: int | None = None,
+    results: Path | None = None,
 ) -> int:
     """Run the image step and print its result (``--json``/``--dry-run``: the JSON object).
 
     ``settings``: given by /build (read from the default branch's checkout, never from the
     PR's tree at ``root``, so a PR cannot redirect pushes and credentials). ``publish_dags``: on
-    a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs."""
+    a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs.
+    ``results``: a batch of a matrix build: write the result there, post nothing."""
     from pipeline.config.settings import load_settings
     from pipeline.steps.image_step import run_image_step
 
@@ -70,6 +74,7 @@ def _run(
         to_github=trigger != "manual",
         publish_dags=publish_dags,
         quiet=as_json or dry_run,
+        batch=results is not None,
     )
     result = run_image_step(
         root,
@@ -81,10 +86,20 @@ def _run(
         repo=repo,
         link=link,
         dry_run=dry_run,
+        jobs=jobs,
         environ=environ,
         adapters=adapters,
     )
-    if as_json or dry_run:
+    if results is not None and not dry_run:
+        from pipeline.steps import batch_results
+
+        batch_results.write(result, results)
+    return echo_result(result, as_json=as_json or dry_run)
+
+
+def echo_result(result: ImageStepResult, *, as_json: bool) -> int:
+    """Print the image step's result (text, or its JSON object); return its exit code."""
+    if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         for line in result.text_lines():
@@ -100,9 +115,11 @@ def step_adapters(
     to_github: bool,
     publish_dags: bool = True,
     quiet: bool = True,
+    batch: bool = False,
 ) -> StepAdapters:
     """The image step's adapters from settings and the environment: registry, builders,
-    reports (GitHub when ``to_github``, Slack or the console), the DAG publisher, progress."""
+    reports (GitHub when ``to_github``, Slack or the console; with ``batch`` only the job
+    summary and outputs), the DAG publisher, progress."""
     from pipeline.cli.progress import progress_for
     from pipeline.steps.image_step import StepAdapters
 
@@ -123,11 +140,22 @@ def step_adapters(
         settings=settings,
         registry=registry,
         builders=partial(_builders, settings, environ, registry),
-        reports=reports,
+        reports=partial(_files_only, environ) if batch else reports,
         log=_log,
         packages_log=lambda line: click.echo(line, err=True),
         publish_dags=publisher,
         progress=progress_for(quiet),
+    )
+
+
+def _files_only(environ: Mapping[str, str]) -> Reports:
+    """A batch's reports: its job summary and step outputs; ``pipeline report`` posts."""
+    from pipeline.steps.flow import Reports
+
+    summary, output = environ.get("GITHUB_STEP_SUMMARY"), environ.get("GITHUB_OUTPUT")
+    return Reports(
+        summary_path=Path(summary) if summary else None,
+        output_path=Path(output) if output else None,
     )
 
 
@@ -181,6 +209,19 @@ REPO_OPTION = repo_option
     "does, with a token for that repository).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 32),
+    metavar="N",
+    help="Build at most N projects at once [default: builder.parallelism, 2].",
+)
+@click.option(
+    "--results",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A batch of a matrix build: write the result to FILE and post nothing (no statuses, "
+    "PR comment or Slack); `somlier pipeline report` posts for every batch at once.",
+)
 @json_option
 @REPO_OPTION
 def build(
@@ -191,6 +232,8 @@ def build(
     on_main: bool,
     no_dags: bool,
     dry_run: bool,
+    jobs: int | None,
+    results: Path | None,
     as_json: bool,
     repo: Path | None,
 ) -> int:
@@ -200,8 +243,9 @@ def build(
     registry-side, not rebuilt), sha-<short>, pr-N with --pr, latest and project.docker.tags
     with --main. Without registry.url the images stay in the local engine. With --main and
     github.dags_repo set, the DAGs of the changed projects whose images were pushed are published
-    too (unless --no-dags). Exit 1 when a project fails to build (the others still build), 2 on
-    wrong input.
+    too (unless --no-dags). A batch of a matrix build (docs/pipeline.md#matrix) builds its
+    --project folders with --results FILE and leaves the reporting to `pipeline report`. Exit 1
+    when a project fails to build (the others still build), 2 on wrong input.
     """
     if pr is not None and on_main:
         raise click.UsageError("--pr and --main: pick one")
@@ -222,6 +266,8 @@ def build(
         link=None,
         environ=environ,
         publish_dags=not no_dags,
+        jobs=jobs,
+        results=results,
     )
 
 

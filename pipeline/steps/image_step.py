@@ -6,6 +6,7 @@ it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -129,16 +130,22 @@ def run_image_step(
     repo: str | None = None,
     link: str | None = None,
     dry_run: bool = False,
+    jobs: int | None = None,
     environ: Mapping[str, str],
     adapters: StepAdapters,
 ) -> ImageStepResult:
     """Build (or reuse) the images of ``projects`` (folders), or of the projects changed
-    between ``base`` and ``head``, and report them. ``environ`` is read for ``${VAR}`` values in
-    somlier.yaml and git's settings only; credentials come in ``adapters``."""
+    between ``base`` and ``head``, and report them; at most ``jobs`` at once (default:
+    ``builder.parallelism``). ``environ`` is read for ``${VAR}`` values in somlier.yaml and
+    git's settings only; credentials come in ``adapters``."""
     from pipeline import proc
     from pipeline.build.refs import BuildContext
     from pipeline.steps import flow, images
 
+    if jobs is not None:
+        builder = dataclasses.replace(adapters.settings.builder, parallelism=jobs)
+        settings = dataclasses.replace(adapters.settings, builder=builder)
+        adapters = dataclasses.replace(adapters, settings=settings)
     settings = adapters.settings
     sha = proc.run("git", "rev-parse", "--verify", f"{head}^{{commit}}", cwd=root).stdout.strip()
     changed, deleted = _changed(root, base, sha, projects, environ)
