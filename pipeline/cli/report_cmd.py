@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import click
@@ -35,6 +36,6 @@ def report(results: tuple[Path, ...], as_json: bool, repo: Path | None) -> int:
     root = _root(repo)
     settings = load_settings(root, environ)
     name = environ.get("GITHUB_REPOSITORY") or settings.github.projects_repo
-    reports = step_edge.reports_for(settings, environ, name, to_github=True)
+    reports = partial(step_edge.reports_for, settings, environ, name, to_github=True)
     result = report_batches(results, repo=name or root.name, link=None, reports=reports)
     return echo_result(result, as_json=as_json)

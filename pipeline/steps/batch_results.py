@@ -5,7 +5,7 @@ batch jobs still makes one PR comment, one Slack message and one set of commit s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,16 +154,17 @@ def _name(kind: Any) -> str:
 
 
 def report_batches(
-    paths: Sequence[Path], *, repo: str, link: str | None, reports: Reports
+    paths: Sequence[Path], *, repo: str, link: str | None, reports: Callable[[], Reports]
 ) -> ImageStepResult:
     """Report every batch of a matrix build at once: the commit statuses (one per project, or
     one for all past a threshold), the one PR comment, one Slack message, the job summary and
-    outputs, as a single ``pipeline build`` reports its projects."""
+    outputs, as a single ``pipeline build`` reports its projects. ``reports`` is called once
+    the results are read."""
     from pipeline.steps import flow
     from pipeline.steps.image_step import ImageStepResult
 
     found = collect(paths)
     calls = flow.publish(
-        found.outcomes, context=found.context, repo=repo, link=link, reports=reports
+        found.outcomes, context=found.context, repo=repo, link=link, reports=reports()
     )
     return ImageStepResult(found.context, (), found.outcomes, found.deleted, calls)

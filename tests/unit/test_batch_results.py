@@ -55,6 +55,9 @@ def test_a_project_in_two_batches_or_batches_of_two_builds_are_refused(tmp_path:
     [
         "not json",
         "[]",
+        "[" * 100_000,  # nested too deeply for the parser
+        '{"kind": "somlier-build-batch", "version": 1, "trigger": "pr", "sha": "x", "pr": true,'
+        ' "deleted": [], "outcomes": []}',
         '{"kind": "somlier-build-batch", "version": 1}',
         '{"kind": "somlier-build-batch", "version": 1, "trigger": "pr", "sha": "x", "pr": 1,'
         ' "deleted": [], "outcomes": [{"project": "a"}]}',
