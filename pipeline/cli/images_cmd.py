@@ -124,11 +124,7 @@ def step_adapters(
     from pipeline.steps.image_step import StepAdapters
 
     registry = step_edge.registry_for(settings, environ)
-    publisher = None
-    if publish_dags:
-        from pipeline.cli.publish_edge import publish_merged
-
-        publisher = partial(publish_merged, settings=settings, environ=environ)
+    publisher = partial(_publish_merged, settings, environ) if publish_dags else None
     reports = partial(
         step_edge.reports_for,
         settings,
@@ -146,6 +142,21 @@ def step_adapters(
         publish_dags=publisher,
         progress=progress_for(quiet),
     )
+
+
+def _publish_merged(
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    root: Path,
+    sha: str,
+    configs: Sequence[Any],
+    outcomes: Sequence[Any],
+    deleted: Sequence[str],
+) -> list[dict[str, Any]]:
+    """The merge's DAG publisher (publish_edge), imported when a merge publishes."""
+    from pipeline.cli.publish_edge import publish_merged
+
+    return publish_merged(root, sha, configs, outcomes, deleted, settings, environ)
 
 
 def _files_only(environ: Mapping[str, str]) -> Reports:
