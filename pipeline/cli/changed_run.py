@@ -3,10 +3,10 @@ step itself, shared by both ways in (this fast path and the click command in
 :mod:`pipeline.cli.pipeline_cmd`).
 
 :func:`parse` accepts only what it can read exactly as click reads it (``--base REF`` or
-``--base=REF``, ``--head``, ``--json``, ``--matrix``, ``-C DIR`` / ``--repo DIR``, the last of a
-repeated option winning) and returns None for anything else, which then goes to click: help,
-usage errors and their wording stay click's. A test checks that both read every accepted
-command line alike.
+``--base=REF``, ``--head``, ``--json``, ``--matrix``, ``--max-jobs N``, ``-C DIR`` / ``--repo
+DIR``, the last of a repeated option winning) and returns None for anything else, which then
+goes to click: help, usage errors and their wording stay click's. A test checks that both read
+every accepted command line alike.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import NamedTuple
 
 from pipeline.monorepo import detect, report
 
-_VALUED = {"--base": "base", "--head": "head", "--repo": "repo", "-C": "repo"}
+_VALUED = {
+    "--base": "base",
+    "--head": "head",
+    "--repo": "repo",
+    "-C": "repo",
+    "--max-jobs": "max_jobs",
+}
 _FLAGS = {"--json": "as_json", "--matrix": "matrix"}
 
 
@@ -28,6 +34,7 @@ class Options(NamedTuple):
     as_json: bool = False
     matrix: bool = False
     repo: Path | None = None
+    max_jobs: int = 256  # --matrix: at most this many jobs (GitHub's limit)
 
 
 def parse(args: list[str]) -> Options | None:
@@ -54,6 +61,9 @@ def parse(args: list[str]) -> Options | None:
         valued[_VALUED[name]] = value
     if "base" not in valued or flags == {"as_json", "matrix"}:
         return None
+    jobs = valued.get("max_jobs", "256")
+    if not (jobs.isascii() and jobs.isdigit() and int(jobs) >= 1):
+        return None  # click's message, in its words
     repo = Path(valued["repo"]) if "repo" in valued else None
     if repo is not None and repo.exists() and not repo.is_dir():
         return None  # click refuses a file for DIR, in its words
@@ -63,6 +73,7 @@ def parse(args: list[str]) -> Options | None:
         as_json="as_json" in flags,
         matrix="matrix" in flags,
         repo=repo,
+        max_jobs=int(jobs),
     )
 
 
@@ -75,7 +86,7 @@ def run(options: Options) -> int:
     if options.as_json:
         text = json.dumps(report.as_json(found), indent=2)
     elif options.matrix:
-        text = json.dumps(report.as_matrix(found), separators=(",", ":"))
+        text = json.dumps(report.as_matrix(found, options.max_jobs), separators=(",", ":"))
     else:
         text = "\n".join(report.as_text(found))
     if text:

@@ -15,11 +15,14 @@ import click
 
 from pipeline.cli import step_edge
 from pipeline.cli.options import json_option, repo_option
-from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
+from pipeline.errors import EXIT_OK, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
     from pipeline.build.buildkit import BuildKitCli
+    from pipeline.build.refs import Trigger
     from pipeline.config.settings import PlatformSettings
+    from pipeline.steps.flow import Reports
+    from pipeline.steps.image_step import ImageStepResult, StepAdapters
 
 
 def _log(project: str, line: str) -> None:
@@ -42,7 +45,7 @@ def _run(
     base: str | None,
     head: str,
     projects: Sequence[str],
-    trigger: str,
+    trigger: Trigger,
     pr: int | None,
     dry_run: bool,
     as_json: bool,
@@ -51,48 +54,128 @@ def _run(
     environ: Mapping[str, str],
     settings: PlatformSettings | None = None,
     publish_dags: bool = True,
+    jobs: int | None = None,
+    results: Path | None = None,
 ) -> int:
-    """``settings``: given by /build (read from the default branch's checkout, never from the
-    PR's tree at ``root``, so a PR cannot redirect pushes and credentials). ``publish_dags``: on
-    a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs."""
-    import tempfile
+    """Run the image step and print its result (``--json``/``--dry-run``: the JSON object).
 
-    from pipeline import proc
-    from pipeline.build import packages
-    from pipeline.build.engine import DockerBuilder
-    from pipeline.build.refs import BuildContext
+    ``settings``: given by /build (read from the default branch's checkout, never from the
+    PR's tree at ``root``, so a PR cannot redirect pushes and credentials). ``publish_dags``: on
+    a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs.
+    ``results``: a batch of a matrix build: write the result there, post nothing."""
     from pipeline.config.settings import load_settings
-    from pipeline.steps import flow, images
-    from pipeline.steps.images import ImageStep
+    from pipeline.steps.image_step import run_image_step
 
     settings = settings or load_settings(root, environ)
-    sha = proc.run("git", "rev-parse", "--verify", f"{head}^{{commit}}", cwd=root).stdout.strip()
-    deleted: list[str] = []
-    if projects:
-        changed = [flow.Changed(p.strip("/"), p) for p in projects]
-    else:
-        if base is None:
-            raise UserError("say what to build: --base REF (changed projects) or --project DIR")
-        from pipeline.monorepo.detect import detect
+    adapters = step_adapters(
+        settings,
+        environ,
+        repo=repo,
+        to_github=trigger != "manual",
+        publish_dags=publish_dags,
+        quiet=as_json or dry_run,
+        batch=results is not None,
+    )
+    result = run_image_step(
+        root,
+        head=head,
+        base=base,
+        projects=projects,
+        trigger=trigger,
+        pr=pr,
+        repo=repo,
+        link=link,
+        dry_run=dry_run,
+        jobs=jobs,
+        environ=environ,
+        adapters=adapters,
+    )
+    if results is not None and not dry_run:
+        from pipeline.steps import batch_results
 
-        found = detect(root, base, sha, environ)
-        changed = [flow.Changed(p.path, p.name) for p in found.projects]
-        deleted = [d.name for d in found.deleted]
-    context = BuildContext(trigger, sha, pr)  # type: ignore[arg-type]
-    configs = flow.load_changed(root, changed, environ)
-    planned = images.plan(root, sha, configs, settings, context)
+        batch_results.write(result, results)
+    return echo_result(result, as_json=as_json or dry_run)
+
+
+def echo_result(result: ImageStepResult, *, as_json: bool) -> int:
+    """Print the image step's result (text, or its JSON object); return its exit code."""
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in result.text_lines():
+            click.echo(line)
+    return result.exit_code
+
+
+def step_adapters(
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    *,
+    repo: str | None,
+    to_github: bool,
+    publish_dags: bool = True,
+    quiet: bool = True,
+    batch: bool = False,
+) -> StepAdapters:
+    """The image step's adapters from settings and the environment: registry, builders,
+    reports (GitHub when ``to_github``, Slack or the console; with ``batch`` only the job
+    summary and outputs), the DAG publisher, progress."""
+    from pipeline.cli.progress import progress_for
+    from pipeline.steps.image_step import StepAdapters
+
     registry = step_edge.registry_for(settings, environ)
-    if dry_run:
-        click.echo(
-            json.dumps(
-                flow.plan_json(
-                    planned, deleted=deleted, context=context, push=registry is not None
-                ),
-                indent=2,
-            )
-        )
-        return EXIT_OK
-    factory: Callable[[], Any]
+    publisher = partial(_publish_merged, settings, environ) if publish_dags else None
+    reports = partial(
+        step_edge.reports_for,
+        settings,
+        environ,
+        repo or settings.github.projects_repo,
+        to_github=to_github,
+    )
+    return StepAdapters(
+        settings=settings,
+        registry=registry,
+        builders=partial(_builders, settings, environ, registry),
+        reports=partial(_files_only, environ) if batch else reports,
+        log=_log,
+        packages_log=lambda line: click.echo(line, err=True),
+        publish_dags=publisher,
+        progress=progress_for(quiet),
+    )
+
+
+def _publish_merged(
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    root: Path,
+    sha: str,
+    configs: Sequence[Any],
+    outcomes: Sequence[Any],
+    deleted: Sequence[str],
+) -> list[dict[str, Any]]:
+    """The merge's DAG publisher (publish_edge), imported when a merge publishes."""
+    from pipeline.cli.publish_edge import publish_merged
+
+    return publish_merged(root, sha, configs, outcomes, deleted, settings, environ)
+
+
+def _files_only(environ: Mapping[str, str]) -> Reports:
+    """A batch's reports: its job summary and step outputs; ``pipeline report`` posts."""
+    from pipeline.steps.flow import Reports
+
+    summary, output = environ.get("GITHUB_STEP_SUMMARY"), environ.get("GITHUB_OUTPUT")
+    return Reports(
+        summary_path=Path(summary) if summary else None,
+        output_path=Path(output) if output else None,
+    )
+
+
+def _builders(
+    settings: PlatformSettings, environ: Mapping[str, str], registry: Any, planned: bool
+) -> Callable[[], Any]:
+    """The factory of the builder the settings choose (Cloud Build, or the engine)."""
+    from pipeline.build.engine import DockerBuilder
+
     if settings.builder.type == "cloudbuild":
         from pipeline.build.cloudbuild import CloudBuildBuilder
 
@@ -104,84 +187,9 @@ def _run(
         cloud = settings.builder.cloudbuild
         api = environ.get("SOMLIER_CLOUDBUILD_API_URL") or None
         gcs = environ.get("SOMLIER_GCS_API_URL") or None
-        factory = partial(CloudBuildBuilder, cloud, api_endpoint=api, storage_endpoint=gcs)
-    else:
-        buildkit = _buildkit(settings.builder.buildkit, environ) if planned else None
-        factory = partial(
-            DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit, registry=registry
-        )
-    if planned:
-        # Credentials a builder must not be given are refused before anything is built.
-        packages.index_secret(
-            settings.packages, environ, cloud=settings.builder.type == "cloudbuild"
-        )
-        # Fail early and plainly (no engine, no credentials, settings missing); the first
-        # worker then builds with this builder instead of connecting again.
-        factory = _first_then(factory(), factory)
-    scratch = tempfile.TemporaryDirectory(prefix="somlier-build-")
-    step = ImageStep(
-        root,
-        sha,
-        settings,
-        context,
-        factory,
-        registry,
-        _log,
-        source_url=f"https://github.com/{repo}" if repo else "",
-        packages=partial(
-            packages.inputs,
-            settings.packages,
-            environ,
-            cloud=settings.builder.type == "cloudbuild",
-            scratch=Path(scratch.name),
-            log=lambda line: click.echo(line, err=True),
-        ),
-    )
-    reports = step_edge.reports_for(
-        settings, environ, repo or settings.github.projects_repo, to_github=trigger != "manual"
-    )
-    from pipeline.cli.progress import progress_for
-
-    count = len(planned)
-    title = f"{count} image{'s' if count != 1 else ''}: build and push"
-    with scratch, progress_for(as_json or dry_run or not count).step(title):
-        result = flow.execute(
-            step,
-            planned,
-            context=context,
-            repo=repo or settings.github.projects_repo or root.name,
-            link=link,
-            reports=reports,
-            deleted=deleted,
-        )
-    dags: list[dict[str, Any]] = []
-    if publish_dags and trigger == "main" and settings.github.dags_repo and (configs or deleted):
-        from pipeline.cli.publish_edge import publish_merged
-
-        dags = publish_merged(root, sha, configs, result.outcomes, deleted, settings, environ)
-    if as_json:
-        from pipeline.steps import report
-
-        click.echo(
-            json.dumps(
-                {
-                    "ok": result.ok,
-                    "api_calls": result.api_calls,
-                    "images": json.loads(report.outputs(result.outcomes)["images"]),
-                    "failed": [o.project for o in result.outcomes if not o.ok],
-                    "deleted": list(result.deleted),
-                    "dags": dags,
-                },
-                indent=2,
-            )
-        )
-    else:
-        for o in result.outcomes:
-            state = ("cache hit" if o.cache_hit else "built") if o.ok else f"FAILED: {o.error}"
-            click.echo(f"{o.project}: {o.image}:{o.tags[0]} {state}")
-        if not result.outcomes:
-            click.echo("nothing changed: nothing to build")
-    return EXIT_OK if result.ok else EXIT_STEP_FAILED
+        return partial(CloudBuildBuilder, cloud, api_endpoint=api, storage_endpoint=gcs)
+    buildkit = _buildkit(settings.builder.buildkit, environ) if planned else None
+    return partial(DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit, registry=registry)
 
 
 REPO_OPTION = repo_option
@@ -212,6 +220,19 @@ REPO_OPTION = repo_option
     "does, with a token for that repository).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 32),
+    metavar="N",
+    help="Build at most N projects at once [default: builder.parallelism, 2].",
+)
+@click.option(
+    "--results",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A batch of a matrix build: write the result to FILE and post nothing (no statuses, "
+    "PR comment or Slack); `somlier pipeline report` posts for every batch at once.",
+)
 @json_option
 @REPO_OPTION
 def build(
@@ -222,6 +243,8 @@ def build(
     on_main: bool,
     no_dags: bool,
     dry_run: bool,
+    jobs: int | None,
+    results: Path | None,
     as_json: bool,
     repo: Path | None,
 ) -> int:
@@ -231,14 +254,15 @@ def build(
     registry-side, not rebuilt), sha-<short>, pr-N with --pr, latest and project.docker.tags
     with --main. Without registry.url the images stay in the local engine. With --main and
     github.dags_repo set, the DAGs of the changed projects whose images were pushed are published
-    too (unless --no-dags). Exit 1 when a project fails to build (the others still build), 2 on
-    wrong input.
+    too (unless --no-dags). A batch of a matrix build (docs/pipeline.md#matrix) builds its
+    --project folders with --results FILE and leaves the reporting to `pipeline report`. Exit 1
+    when a project fails to build (the others still build), 2 on wrong input.
     """
     if pr is not None and on_main:
         raise click.UsageError("--pr and --main: pick one")
     if no_dags and not on_main:
         raise click.UsageError("--no-dags goes with --main (only a main build publishes DAGs)")
-    trigger = "pr" if pr is not None else ("main" if on_main else "manual")
+    trigger: Trigger = "pr" if pr is not None else ("main" if on_main else "manual")
     environ = os.environ
     return _run(
         _root(repo),
@@ -253,6 +277,8 @@ def build(
         link=None,
         environ=environ,
         publish_dags=not no_dags,
+        jobs=jobs,
+        results=results,
     )
 
 
@@ -347,16 +373,3 @@ def _buildkit(mode: str, environ: Mapping[str, str]) -> BuildKitCli | None:
     elif mode == "auto":
         click.echo("BuildKit: no docker CLI on PATH can drive it; the classic builder", err=True)
     return found
-
-
-def _first_then(first: Any, factory: Callable[[], Any]) -> Callable[[], Any]:
-    """A factory that returns ``first`` once (to one thread), then new builders."""
-    spare = [first]
-
-    def make() -> Any:
-        try:
-            return spare.pop()  # atomic: only one worker gets it
-        except IndexError:
-            return factory()
-
-    return make

@@ -12,7 +12,11 @@ from pipeline.cli.options import json_option, repo_option
 
 @click.group(
     cls=LazyGroup,
-    lazy={"build": "pipeline.cli.images_cmd:build", "event": "pipeline.cli.images_cmd:event"},
+    lazy={
+        "build": "pipeline.cli.images_cmd:build",
+        "event": "pipeline.cli.images_cmd:event",
+        "report": "pipeline.cli.report_cmd:report",
+    },
 )
 def pipeline() -> None:
     """CI steps for the monorepo: change detection, image builds, events."""
@@ -25,8 +29,18 @@ def pipeline() -> None:
 @click.option(
     "--matrix", is_flag=True, help='Print a GitHub Actions matrix: {"include": [{project, path}]}.'
 )
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    metavar="N",
+    help="With --matrix: past N projects, N balanced batches (GitHub allows 256 jobs).",
+)
 @repo_option
-def changed(base: str, head: str, as_json: bool, matrix: bool, repo: Path | None) -> int:
+def changed(
+    base: str, head: str, as_json: bool, matrix: bool, max_jobs: int, repo: Path | None
+) -> int:
     """The projects HEAD changes, compared with its merge base with BASE (like base...head).
 
     A changed path belongs to the closest folder with a somlier.yaml; projects whose
@@ -37,6 +51,9 @@ def changed(base: str, head: str, as_json: bool, matrix: bool, repo: Path | None
 
     --json prints {"base", "head", "merge_base", "projects": [{"name", "path", "reasons"}],
     "deleted": [{"name", "path"}], "all"} with commit ids for base, head and merge_base.
+    --matrix prints one {"project", "path"} job per project, or past --max-jobs projects that
+    many balanced batches {"batch", "project" (a label), "path" (folders, space-separated),
+    "count"}: each folder of "path" goes to pipeline build --project.
     Exit 0, or 2 on an unknown revision or an invalid somlier.yaml.
     """
     if as_json and matrix:
@@ -44,4 +61,4 @@ def changed(base: str, head: str, as_json: bool, matrix: bool, repo: Path | None
     # Imported here, not at the top: every somlier command imports this module.
     from pipeline.cli import changed_run
 
-    return changed_run.run(changed_run.Options(base, head, as_json, matrix, repo))
+    return changed_run.run(changed_run.Options(base, head, as_json, matrix, repo, max_jobs))

@@ -62,9 +62,22 @@ def as_json(report: Report) -> dict[str, Any]:
     }
 
 
-def as_matrix(report: Report) -> dict[str, Any]:
-    """A GitHub Actions ``strategy.matrix`` (``fromJSON``) over the projects to build."""
-    return {"include": [{"project": p.name, "path": p.path} for p in report.projects]}
+def as_matrix(report: Report, max_jobs: int = 256) -> dict[str, Any]:
+    """A GitHub Actions ``strategy.matrix`` (``fromJSON``) over the projects to build: one
+    ``{"project", "path"}`` job per project when they are ``max_jobs`` or fewer, else
+    ``max_jobs`` balanced batches ``{"batch", "project": a short label, "path": the folders
+    separated by spaces, "count"}`` (docs/pipeline.md#matrix)."""
+    if len(report.projects) <= max_jobs:
+        return {"include": [{"project": p.name, "path": p.path} for p in report.projects]}
+    from pipeline.monorepo.batches import batches
+
+    found = batches([(p.name, p.path) for p in report.projects], max_jobs)
+    return {
+        "include": [
+            {"batch": b.number, "project": b.name, "path": " ".join(b.paths), "count": len(b.paths)}
+            for b in found
+        ]
+    }
 
 
 def as_text(report: Report) -> list[str]:

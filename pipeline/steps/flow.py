@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # annotations only: the forge loads when a GitHub token is co
     from pipeline.steps.images import ImageStep, Planned
 
 STATUS_PREFIX = "somlier/build/"
+SUMMARY_CONTEXT = "all"  # somlier/build/all: the one status past the threshold
+STATUSES_PER_PROJECT_UP_TO = 50
 
 
 class Forge(Protocol):
@@ -138,27 +140,66 @@ def execute(
     deleted: Sequence[str] = (),
 ) -> Result:
     """Build ``planned`` and report: statuses around the builds, then comment, Slack, files."""
-    forge = reports.forge
     started_calls = reports.api_calls()
-    if forge is not None:
-        for item in planned:
-            forge.set_status(
-                context.sha,
-                STATUS_PREFIX + item.config.name,
-                "pending",
-                "building the image",
-                reports.run_url,
+    if reports.forge is not None:
+        names = [item.config.name for item in planned]
+        for name, description in pending_statuses(names):
+            reports.forge.set_status(
+                context.sha, STATUS_PREFIX + name, "pending", description, reports.run_url
             )
     outcomes = step.run(planned) if planned else []
+    calls = publish(
+        outcomes, context=context, repo=repo, link=link, reports=reports, since=started_calls
+    )
+    return Result(tuple(planned), tuple(outcomes), tuple(deleted), calls)
+
+
+def pending_statuses(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(context suffix, description) of the statuses set before the builds: one per project,
+    or one for all of them past :data:`STATUSES_PER_PROJECT_UP_TO` projects."""
+    if len(names) > STATUSES_PER_PROJECT_UP_TO:
+        return [(SUMMARY_CONTEXT, f"building {len(names)} images")]
+    return [(name, "building the image") for name in names]
+
+
+def final_statuses(outcomes: Sequence[Outcome]) -> list[tuple[str, Any, str]]:
+    """(context suffix, state, description) of the statuses set after the builds; past
+    :data:`STATUSES_PER_PROJECT_UP_TO` projects one status counts them (GitHub keeps at most
+    1,000 statuses per commit and context; the PR comment lists every project)."""
+    if len(outcomes) > STATUSES_PER_PROJECT_UP_TO:
+        failed = [o for o in outcomes if not o.ok]
+        hits = sum(1 for o in outcomes if o.ok and o.cache_hit)
+        words = f"{len(outcomes)} images: {len(outcomes) - len(failed) - hits} built, "
+        words += f"{hits} cache hits, {len(failed)} failed"
+        return [(SUMMARY_CONTEXT, "failure" if failed else "success", words)]
+    out = []
+    for o in outcomes:
+        words = (
+            ("cache hit: " if o.cache_hit else "built: ") + o.tags[0]
+            if o.ok
+            else f"failed: {o.error}"
+        )
+        out.append((o.project, "success" if o.ok else "failure", words))
+    return out
+
+
+def publish(
+    outcomes: Sequence[Outcome],
+    *,
+    context: BuildContext,
+    repo: str,
+    link: str | None,
+    reports: Reports,
+    since: int | None = None,
+) -> int:
+    """Report built ``outcomes``: commit statuses, the one PR comment, Slack, the job summary
+    (with the API calls made since ``since``, default now) and the step outputs. Returns
+    that number of calls."""
+    forge = reports.forge
+    started_calls = reports.api_calls() if since is None else since
     if forge is not None:
-        for o in outcomes:
-            state = "success" if o.ok else "failure"
-            words = (
-                ("cache hit: " if o.cache_hit else "built: ") + o.tags[0]
-                if o.ok
-                else f"failed: {o.error}"
-            )
-            forge.set_status(context.sha, STATUS_PREFIX + o.project, state, words, reports.run_url)
+        for name, state, words in final_statuses(outcomes):
+            forge.set_status(context.sha, STATUS_PREFIX + name, state, words, reports.run_url)
     title = title_for(context, repo)
     thread = None
     found = None
@@ -174,7 +215,7 @@ def execute(
     calls = reports.api_calls() - started_calls
     _append(reports.summary_path, report.markdown(outcomes, title=title, api_calls=calls))
     _append(reports.output_path, report.github_output_lines(report.outputs(outcomes)))
-    return Result(tuple(planned), tuple(outcomes), tuple(deleted), calls)
+    return calls
 
 
 def context_for(decision: PullRequestBuild | DefaultBranchBuild) -> tuple[BuildContext, str, str]:

@@ -294,6 +294,71 @@ def test_build_pushes_the_changed_image_and_reports_everywhere(
         assert GITHUB_CANARY not in text and SLACK_CANARY not in text
 
 
+def test_build_in_batches_posts_nothing_then_reports_once(
+    monorepo: dict[str, Any],
+    tmp_path: Path,
+    fake_github: FakeGitHub,
+    fake_slack: FakeSlack,
+    docker_host: str,
+    registry: str,
+    busybox_image: str,
+) -> None:
+    """The matrix path of somlier-pull-request.yml: a batch job builds with `results` and
+    posts nothing; the report job (`report-from`) posts the statuses, one comment, one Slack
+    message, and fails when a batch job did not succeed."""
+    repo: GitRepo = monorepo["repo"]
+    fake_github.add_repo(REPO)
+    fake_github.mirror_commit(REPO, monorepo["base"], "main")
+    fake_github.mirror_commit(REPO, monorepo["head"], "feature")
+    number = fake_github.add_pull(REPO, "feature")
+    env = {
+        "GITHUB_API_URL": fake_github.url,
+        "SOMLIER_GITHUB_PACE": "0",
+        "SOMLIER_SLACK_API_URL": fake_slack.api_url,
+        "DOCKER_HOST": docker_host,
+        "SOMLIER__REGISTRY__URL": f"{registry}/act{uuid.uuid4().hex[:8]}",
+        "SOMLIER__BUILDER__BASE_IMAGE": busybox_image,
+    }
+    payload = pr_payload(number, monorepo["base"], monorepo["head"])
+    results = tmp_path / "somlier-results"
+    for index, folder in enumerate(["projects/alpha", "projects/beta"]):
+        batch = runner(repo, tmp_path, "pull_request", payload, **env).run(
+            "build",
+            {
+                "projects": folder,
+                "head": monorepo["head"],
+                "pr": str(number),
+                "jobs": "2",
+                "results": str(results / f"somlier-build-{index}" / "batch.json"),
+                "github-token": "",
+            },
+        )
+        assert batch.ok, batch.stderr
+        assert json.loads(batch.outputs["failed"]) == []
+    assert fake_github.statuses(REPO, monorepo["head"]) == []
+    assert fake_github.comments(REPO, number) == [] and fake_slack.messages == []
+
+    report = runner(repo, tmp_path, "pull_request", payload, **env).run(
+        "build", {"report-from": str(results), "slack-token": SLACK_CANARY}
+    )
+    assert report.ok, report.stderr
+    assert [i["project"] for i in json.loads(report.outputs["images"])] == ["alpha", "beta"]
+    statuses = fake_github.statuses(REPO, monorepo["head"])
+    assert [(s.context, s.state) for s in statuses] == [
+        ("somlier/build/alpha", "success"),
+        ("somlier/build/beta", "success"),
+    ]
+    [comment] = fake_github.comments(REPO, number)
+    assert "| alpha | ✅ built |" in comment.body and "| beta | ✅ built |" in comment.body
+    assert len(fake_slack.channel_messages("dp_monitor_cicd")) == 1
+
+    cancelled = runner(repo, tmp_path, "pull_request", payload, **env).run(
+        "build", {"report-from": str(results), "batch-jobs": "cancelled"}
+    )
+    assert not cancelled.ok and "a build job ended with: cancelled" in cancelled.stdout
+    assert len(fake_github.comments(REPO, number)) == 1  # the same comment, updated
+
+
 def test_build_dry_run_plans_without_building(monorepo: dict[str, Any], tmp_path: Path) -> None:
     run = runner(monorepo["repo"], tmp_path, "push", {})
     inputs = {"projects": "projects/beta", "release": "true", "dry-run": "true"}

@@ -121,3 +121,21 @@ def test_failures_on_the_fast_path_get_the_contract_exit_codes(
     monkeypatch.setattr("pipeline.monorepo.detect.detect", interrupted)
     assert entry.main(["pipeline", "changed", "--base", "main"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--base", "main", "--matrix", "--max-jobs", "7"],
+        ["--max-jobs=300", "--base", "main", "--matrix"],
+        ["--base", "main", "--max-jobs", "1", "--max-jobs", "256"],
+    ],
+)
+def test_max_jobs_reads_as_click_reads_it(args: list[str]) -> None:
+    jobs = click_changed.make_context("changed", list(args)).params["max_jobs"]
+    assert changed_run.parse(args) == _click_reads(args)._replace(max_jobs=jobs)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "+7", " 7", "", "٣"])
+def test_a_max_jobs_click_must_judge_goes_to_click(value: str) -> None:
+    assert changed_run.parse(["--base", "main", "--max-jobs", value]) is None
