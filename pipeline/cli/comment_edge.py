@@ -6,8 +6,6 @@ here from settings and the environment, for ``somlier pipeline event`` (which pr
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -85,28 +83,27 @@ def build_images(
     settings: PlatformSettings,
     environ: Mapping[str, str],
 ) -> ImagesBuilt:
-    """``/build``: the image step on the PR head's tree, its --json object captured."""
-    # lead: switch to the image step's result API at merge
+    """``/build``: the image step on the PR head's tree, with the settings of the default
+    branch (never the PR's), reported on the PR."""
     from pipeline.chatops.actions import ImagesBuilt
-    from pipeline.cli.images_cmd import _run
+    from pipeline.cli.images_cmd import step_adapters
+    from pipeline.steps.image_step import run_image_step
 
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
-        code = _run(  # prints its --json object, captured for the reply
-            tree,
-            base=base,
-            head=head,
-            projects=projects,
-            trigger="pr",
-            pr=pr,
-            dry_run=False,
-            as_json=True,
-            repo=repo,
-            link=None,
-            environ=environ,
-            settings=settings,
-        )
-    return ImagesBuilt(code == EXIT_OK, json.loads(captured.getvalue()))
+    result = run_image_step(
+        tree,
+        head=head,
+        base=base,
+        projects=projects,
+        trigger="pr",
+        pr=pr,
+        repo=repo,
+        link=None,
+        dry_run=False,
+        jobs=None,
+        environ=environ,
+        adapters=step_adapters(settings, environ, repo=repo, to_github=True, quiet=True),
+    )
+    return ImagesBuilt(result.exit_code == EXIT_OK, result.to_json())
 
 
 def action_table(

@@ -6,6 +6,9 @@ is a ``BaseException`` on purpose: the product's ``except Exception`` handlers (
 missing Docker engine into a friendly message, or a bug into exit code 3) cannot swallow it.
 Tests that need real processes or services belong in ``tests/integration/``.
 
+croniter runs ``file`` (``platform.architecture()``) when it is first imported: it is imported
+here, before any test's guard, so which test imports it first does not matter.
+
 ``multiprocessing`` with the ``fork`` start method (what ``validate_files`` uses) neither calls
 ``subprocess.Popen`` nor connects a socket, so worker pools still run here.
 """
@@ -17,6 +20,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
+import croniter  # noqa: F401  (see below)
 import pytest
 
 from tests.helpers.files import WriteTree
