@@ -87,22 +87,24 @@ def build_images(
     branch (never the PR's), reported on the PR."""
     from pipeline.chatops.actions import ImagesBuilt
     from pipeline.cli.images_cmd import step_adapters
+    from pipeline.config.settings import pinned
     from pipeline.steps.image_step import run_image_step
 
-    result = run_image_step(
-        tree,
-        head=head,
-        base=base,
-        projects=projects,
-        trigger="pr",
-        pr=pr,
-        repo=repo,
-        link=None,
-        dry_run=False,
-        jobs=None,
-        environ=environ,
-        adapters=step_adapters(settings, environ, repo=repo, to_github=True, quiet=True),
-    )
+    with pinned(tree, settings):  # the PR's tree holds the PR's edit of the settings file
+        result = run_image_step(
+            tree,
+            head=head,
+            base=base,
+            projects=projects,
+            trigger="pr",
+            pr=pr,
+            repo=repo,
+            link=None,
+            dry_run=False,
+            jobs=None,
+            environ=environ,
+            adapters=step_adapters(settings, environ, repo=repo, to_github=True, quiet=True),
+        )
     return ImagesBuilt(result.exit_code == EXIT_OK, result.to_json())
 
 
@@ -129,17 +131,20 @@ def publish_pr_dags(
     as the PR build tags it), in one PR per project in the dags repository: the feature
     (:func:`pipeline.publish.projects.publish_pr_dags`) with the dags repository wired here."""
     from pipeline.cli.publish_edge import connector, log
+    from pipeline.config.settings import pinned
     from pipeline.publish.projects import publish_pr_dags as publish
 
-    return publish(
-        root,
-        sha,
-        folders,
-        settings=settings,
-        environ=environ,
-        connect=connector(root, settings, environ),
-        log=log,
-    ).checked()
+    with pinned(root, settings):  # the PR's tree holds the PR's edit of the settings file
+        published = publish(
+            root,
+            sha,
+            folders,
+            settings=settings,
+            environ=environ,
+            connect=connector(root, settings, environ),
+            log=log,
+        )
+    return published.checked()
 
 
 def comment_handler(

@@ -4,6 +4,7 @@ from GitHub Actions. This module is the edge: it reads the environment (``GITHUB
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -60,12 +61,19 @@ def _run(
     """Run the image step and print its result (``--json``/``--dry-run``: the JSON object).
 
     ``settings``: given by /build (read from the default branch's checkout, never from the
-    PR's tree at ``root``, so a PR cannot redirect pushes and credentials). ``publish_dags``: on
+    PR's tree at ``root``, so a PR cannot redirect pushes and credentials); otherwise a pull
+    request's run reads them at ``base`` (:mod:`pipeline.config.settings_at`), any other run
+    from the checkout. ``publish_dags``: on
     a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs.
     ``results``: a batch of a matrix build: write the result there, post nothing."""
-    from pipeline.config.settings import load_settings
+    from pipeline.config.settings import load_settings, pinned
+    from pipeline.config.settings_at import load_settings_at
     from pipeline.steps.image_step import run_image_step
 
+    pin: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if settings is None and trigger == "pr" and base:
+        settings = load_settings_at(root, base, environ)  # never the PR's own edit of them
+        pin = pinned(root, settings)
     settings = settings or load_settings(root, environ)
     adapters = step_adapters(
         settings,
@@ -76,20 +84,21 @@ def _run(
         quiet=as_json or dry_run,
         batch=results is not None,
     )
-    result = run_image_step(
-        root,
-        head=head,
-        base=base,
-        projects=projects,
-        trigger=trigger,
-        pr=pr,
-        repo=repo,
-        link=link,
-        dry_run=dry_run,
-        jobs=jobs,
-        environ=environ,
-        adapters=adapters,
-    )
+    with pin:
+        result = run_image_step(
+            root,
+            head=head,
+            base=base,
+            projects=projects,
+            trigger=trigger,
+            pr=pr,
+            repo=repo,
+            link=link,
+            dry_run=dry_run,
+            jobs=jobs,
+            environ=environ,
+            adapters=adapters,
+        )
     if results is not None and not dry_run:
         from pipeline.steps import batch_results
 

@@ -8,7 +8,8 @@ name the variable that holds each one, and :func:`secret` reads it into a :class
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -281,11 +282,44 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
     )
 
 
+_PINNED: dict[Path, PlatformSettings] = {}
+
+
+@contextlib.contextmanager
+def pinned(root: Path, settings: PlatformSettings) -> Iterator[None]:
+    """Within the block, the settings of the monorepo at ``root`` are ``settings``, whatever
+    its file says, for every reader (the image step, change detection's global paths, the
+    variables a somlier.yaml may read). A pull request's run pins its checkout to the settings
+    of the branch it goes into (:mod:`pipeline.config.settings_at`): the file of the checkout
+    is the PR's own edit."""
+    key = root.resolve()
+    before = _PINNED.get(key)
+    _PINNED[key] = settings
+    try:
+        yield
+    finally:
+        if before is None:
+            _PINNED.pop(key, None)
+        else:
+            _PINNED[key] = before
+
+
+def pinned_for(root: Path | None) -> PlatformSettings | None:
+    """The settings pinned for ``root`` (:func:`pinned`), if any."""
+    if not _PINNED or root is None:
+        return None
+    return _PINNED.get(root.resolve())
+
+
 def load_settings(root: Path | None, environ: Mapping[str, str]) -> PlatformSettings:
-    """Settings of the monorepo at ``root`` (``None``: defaults and environment only).
+    """Settings of the monorepo at ``root`` (``None``: defaults and environment only), or those
+    :func:`pinned` for it.
 
     A load that succeeded before with the same inputs is read back from
     :mod:`~pipeline.config.settings_cache` instead of parsed and validated again."""
+    pin = pinned_for(root)
+    if pin is not None:
+        return pin
     path = root / FILENAME if root is not None else None
     entry = settings_cache.key(root, environ)
     stored = settings_cache.load(entry, environ)
@@ -301,16 +335,20 @@ def _validated(path: Path | None, environ: Mapping[str, str]) -> tuple[dict[str,
     """The data of the file at ``path`` (if it is one) with the environment's overrides applied,
     validated; and the file, if read."""
     from pipeline.config import schema, yamlsafe
-    from pipeline.config.interpolate import interpolate_tree
+    from pipeline.config.interpolate import FromEnv, interpolate_tree
 
     node = None
+    from_env = FromEnv()
     shown = str(path) if path is not None else "environment"
     data: dict[str, Any] = {}
     if path is not None and path.is_file():
         doc = yamlsafe.load_text(yamlsafe.read_file(path, shown), shown)
         data, node = doc.data, doc.node
         # The platform's own file is trusted (it names the secrets): it reads any variable.
-        found = interpolate_tree(data, environ, max_depth=yamlsafe.MAX_DEPTH, variables=None)
+        # What it read stays out of every message (a mistyped value may hold a token).
+        found = interpolate_tree(
+            data, environ, max_depth=yamlsafe.MAX_DEPTH, variables=None, from_env=from_env
+        )
         if found:
             raise ConfigError(
                 [
@@ -334,6 +372,7 @@ def _validated(path: Path | None, environ: Mapping[str, str]) -> tuple[dict[str,
                 diags.append(Diagnostic(variable, 0, 0, f.message, f.hint))
                 continue
             line, col = schema.locate(node, f.path, f.at_key) if node is not None else (0, 0)
-            diags.append(Diagnostic(shown, line, col, f.message, f.hint))
+            message, hint = from_env.scrub(f.path, f.message), from_env.scrub(f.path, f.hint)
+            diags.append(Diagnostic(shown, line, col, message, hint))
         raise ConfigError(sorted(diags, key=lambda d: (d.path, d.line, d.col)))
     return data, path

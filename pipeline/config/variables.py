@@ -150,9 +150,12 @@ def for_root(root: Path | None, environ: Mapping[str, str]) -> Variables:
     """The rule of the monorepo at ``root``. Settings that do not load give the strictest rule
     (nothing allowed): their own errors are reported where they are loaded."""
     from pipeline.config import settings_cache
-    from pipeline.config.settings import PlatformSettings, load_settings
+    from pipeline.config.settings import PlatformSettings, load_settings, pinned_for
     from pipeline.errors import UserError
 
+    pin = pinned_for(root)
+    if pin is not None:
+        return from_settings(pin)
     inputs = settings_cache.key(root, environ)
     if inputs is not None and inputs in _KNOWN:
         return _KNOWN[inputs]

@@ -340,3 +340,67 @@ def test_a_merge_builds_with_latest_and_publishes_the_dags(
     assert pr.number >= 1
     assert len(fake_slack.channel_messages("dp_monitor_cicd")) == 1
     no_canary(fake_github, fake_slack, out.out, out.err)
+
+
+def test_a_pr_editing_the_platform_settings_runs_on_the_base_branch_settings(
+    monorepo: dict[str, Any],
+    environment: dict[str, Path],
+    fake_github: FakeGitHub,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The attack: the platform file may read any variable (it names the secrets), so a PR
+    that edits it would send the runner's tokens wherever it likes (here: into the Slack
+    channel's name and the reports' repository). Its own run reads the base commit's file."""
+    root = monorepo["root"]
+    git(root, "checkout", "-q", monorepo["base"])
+    (root / ".somlier").mkdir()
+    (root / ".somlier" / "platform.yaml").write_text("slack: {channel: dp_monitor_cicd}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "platform settings")
+    base = git(root, "rev-parse", "HEAD")
+    git(root, "checkout", "-qB", "feature")
+    (root / ".somlier" / "platform.yaml").write_text(
+        "slack: {channel: 'leak-${SLACK_BOT_TOKEN}'}\n"
+        "github: {projects_repo: 'evil/${GITHUB_TOKEN}'}\n"
+    )
+    (root / "projects" / "alpha" / "main.txt").write_text("alpha v3\n")
+    git(root, "commit", "-qam", "change alpha and the settings")
+    head = git(root, "rev-parse", "HEAD")
+    number = pull(fake_github, {"base": base, "head": head})
+
+    assert run_event(root, event_file(tmp_path, number, base, head)) == 0
+
+    [message] = fake_slack.messages
+    assert message.params["channel"] == "dp_monitor_cicd"
+    # Reported to the projects repository (a settings change rebuilds every project).
+    final = {s.context: s.state for s in fake_github.statuses(REPO, head)}
+    assert final == {"somlier/build/alpha": "success", "somlier/build/beta": "success"}
+    assert not [r for r in fake_github.requests if "evil" in r.path]
+    out = capsys.readouterr()
+    no_canary(fake_github, fake_slack, out.out, out.err, environment["output"].read_text())
+
+
+def test_a_pr_base_without_settings_gets_the_defaults_and_an_unknown_base_is_refused(
+    monorepo: dict[str, Any],
+    environment: dict[str, Path],
+    fake_github: FakeGitHub,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = monorepo["root"]
+    (root / ".somlier").mkdir()
+    (root / ".somlier" / "platform.yaml").write_text("slack: {channel: 'x-${SLACK_BOT_TOKEN}'}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "the PR adds settings")
+    head = git(root, "rev-parse", "HEAD")
+    number = pull(fake_github, {"base": monorepo["base"], "head": head})
+    assert run_event(root, event_file(tmp_path, number, monorepo["base"], head)) == 0
+    [message] = fake_slack.messages
+    assert message.params["channel"] == "#dp_monitor_cicd"  # the default, not the PR's file
+
+    unknown = "0" * 40
+    assert run_event(root, event_file(tmp_path, number, unknown, head)) == 2
+    assert "unknown revision" in capsys.readouterr().err
