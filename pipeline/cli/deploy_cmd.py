@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,8 @@ from pipeline.errors import UserError
 
 if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
-    from pipeline.online.request import DeployRequest
-    from pipeline.online.serve_local import Mode
+    from pipeline.online.deploy import LocalOptions
+    from pipeline.online.request import DeployRequest, Environment
 
 DEFAULT_PORT = (
     3000  # BentoML's; pipeline.online.serve_local.DEFAULT_PORT (not imported: fast --help)
@@ -117,15 +116,12 @@ def deploy(
       somlier online deploy iris-classifier 1 --once --port 0
       somlier online deploy iris-classifier 1 --use_k8s --istio --env prod --dry-run
     """
+    from pipeline.online import deploy as online_deploy
     from pipeline.online.request import DeployRequest
 
+    env: Environment = "prod" if environment == "prod" else "dev"
     request = DeployRequest(
-        model_name=model_name,
-        model_version=model_version,
-        use_k8s=use_k8s,
-        istio=istio,
-        gpu=gpu,
-        env="prod" if environment == "prod" else "dev",
+        model_name, model_version, use_k8s=use_k8s, istio=istio, gpu=gpu, env=env
     )
     if once and dry_run:
         raise UserError("--once and --dry-run exclude each other", hint="pick one")
@@ -133,35 +129,24 @@ def deploy(
     if bundle_dir is not None and not bundle_dir.is_absolute():
         bundle_dir = start / bundle_dir  # like every relative path under -C
     settings, root = _settings(start)
-    from pipeline.online import tracking
-
-    where = tracking.resolve(
+    where = online_deploy.registered(
+        request,
         root=root,
         settings_uri=settings.mlflow.tracking_uri,
         env_uri=os.environ.get("MLFLOW_TRACKING_URI"),
     )
-    from pipeline.online.registered import check_registered
-
-    # Before any plan, build or clone: an unknown model or version is refused at once (exit 2)
-    # with what the registry holds, --dry-run included.
-    check_registered(request.model_name, request.model_version, tracking_uri=where.uri)
     if use_k8s:
         return _deploy_on_k8s(request, settings, where.uri, dry_run=dry_run, as_json=as_json)
-    for flag, given in (("--istio", istio), ("--gpu", gpu), ("--env", environment != "dev")):
-        if given:
-            click.echo(f"warning: {flag} applies only with --use_k8s; ignored", err=True)
-    with tempfile.TemporaryDirectory(prefix="somlier-serve-") as work:
-        return _local(
-            request,
-            where.uri,
-            Path(work),
-            bundle_dir,
-            port=port,
-            workers=workers,
-            mode="dry-run" if dry_run else "once" if once else "serve",
-            as_json=as_json,
-            timeout=timeout,
-        )
+    for flag in online_deploy.ignored_locally(request):
+        click.echo(f"warning: {flag} applies only with --use_k8s; ignored", err=True)
+    options = online_deploy.LocalOptions(
+        mode="dry-run" if dry_run else "once" if once else "serve",
+        port=port,
+        workers=workers,
+        bundle_dir=bundle_dir,
+        timeout=timeout,
+    )
+    return _local(request, where.uri, options, as_json=as_json)
 
 
 def _settings(start: Path) -> tuple[PlatformSettings, Path]:
@@ -173,51 +158,35 @@ def _settings(start: Path) -> tuple[PlatformSettings, Path]:
 
 
 def _local(
-    request: DeployRequest,
-    tracking_uri: str,
-    workdir: Path,
-    bundle_dir: Path | None,
-    *,
-    port: int,
-    workers: int | None,
-    mode: Mode,
-    as_json: bool,
-    timeout: float,
+    request: DeployRequest, tracking_uri: str, options: LocalOptions, *, as_json: bool
 ) -> int:
-    from pipeline.online.serve_local import deploy_locally
+    from pipeline.cli.progress import progress_for
+    from pipeline.online.deploy import serve_locally
 
     def err(line: str) -> None:
         click.echo(line, err=True)
 
-    from pipeline.cli.progress import progress_for
-
     # --once is bounded (download, bundle, start, one request): shown as one step on a terminal.
-    progress = progress_for(as_json or mode != "once")
+    progress = progress_for(as_json or options.mode != "once")
     with progress.step(f"{request.model_name} version {request.model_version}: serving once"):
-        result = deploy_locally(
-            request.model_name,
-            request.model_version,
-            tracking_uri=tracking_uri,
-            workdir=workdir,
-            bundle_dir=bundle_dir,
-            port=port,
-            workers=workers or "cpu_count",
-            mode=mode,
-            env={**os.environ, "BENTOML_DO_NOT_TRACK": "True"},
+        result = serve_locally(
+            request,
+            tracking_uri,
+            options,
+            environ=os.environ,
             echo=err if as_json else click.echo,
-            server_echo=err if mode == "serve" else None,
-            ready_timeout=timeout,
+            server_echo=err if options.mode == "serve" else None,
         )
     if as_json:
         click.echo(json.dumps(result.to_json(), sort_keys=True))
-    elif mode == "dry-run":
+    elif options.mode == "dry-run":
         for line in result.lines():
             click.echo(line)
-        if bundle_dir is None:
+        if options.bundle_dir is None:
             err("note: the bundle is temporary and removed on exit; keep it with --bundle-dir DIR")
-    elif mode == "once":
-        click.echo(f"POST {result.url}/predict {json.dumps(result.example_request)}")
-        click.echo(json.dumps(result.answer))
+    elif options.mode == "once":
+        for line in result.answered():
+            click.echo(line)
     return result.exit_code
 
 

@@ -1,5 +1,6 @@
-"""The MLflow store as the CLI sees it: platform settings and ``MLFLOW_TRACKING_URI`` are read
-here, once, and handed to pipeline.online.tracking as plain values (no MLflow import)."""
+"""The MLflow store as the CLI sees it: platform settings and the process environment are read
+here, once, and handed to pipeline.online.tracking, which knows where the store is (no MLflow
+import)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,10 @@ def settings(base: Path) -> PlatformSettings:
 
 def tracking(base: Path, platform: PlatformSettings) -> Tracking:
     """MLFLOW_TRACKING_URI > settings mlflow.tracking_uri > .somlier/mlflow.db of the repo."""
-    from pipeline.monorepo.discovery import repo_root
-    from pipeline.online.tracking import resolve
+    from pipeline.online.tracking import for_repo
 
-    root = repo_root(base.resolve()) or base.resolve()
-    return resolve(
-        root=root,
+    return for_repo(
+        base,
         settings_uri=platform.mlflow.tracking_uri,
         env_uri=os.environ.get("MLFLOW_TRACKING_URI"),
     )
@@ -35,21 +34,12 @@ def tracking(base: Path, platform: PlatformSettings) -> Tracking:
 
 def local_run_environment(project_root: Path, project_name: str) -> dict[str, str]:
     """The store variables ``somlier config run`` gives an entrypoint (see
-    pipeline.online.tracking.local_run_environment)."""
-    from pipeline.monorepo.discovery import checkout_root
-    from pipeline.online.tracking import DB_NAME, STORE_DIR, local_run_environment
+    pipeline.online.tracking.project_run_environment)."""
+    from pipeline.online.tracking import project_run_environment
 
-    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    settings_uri = "" if env_uri else settings(project_root).mlflow.tracking_uri
-    # Without git: an image runs `somlier config run` in a folder with neither git nor a checkout.
-    repo = None if env_uri or settings_uri else checkout_root(project_root.resolve())
-    env = local_run_environment(
-        env_uri=env_uri,
-        settings_uri=settings_uri,
-        repo=repo,
-        experiment=None if os.environ.get("MLFLOW_EXPERIMENT_NAME") else project_name,
+    return project_run_environment(
+        project_root,
+        project_name,
+        environ=os.environ,
+        settings_uri=lambda: settings(project_root).mlflow.tracking_uri,
     )
-    if env.get("MLFLOW_TRACKING_URI", "").endswith(f"/{STORE_DIR.as_posix()}/{DB_NAME}"):
-        assert repo is not None
-        (repo.resolve() / STORE_DIR).mkdir(exist_ok=True)  # SQLite makes the file, not its folder
-    return env

@@ -7,7 +7,7 @@ import json
 import os
 import shlex
 import sys
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,8 +18,8 @@ from pipeline.cli.options import gpu_options, json_option, output_option, repo_o
 if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
     from pipeline.online.tracking import Tracking
-    from pipeline.online.train import TrainPlan
-    from pipeline.online.train_job import RenderedJob
+    from pipeline.online.train import RunResult
+    from pipeline.online.training import Trained, TrainStart
 
 
 def _settings(base: Path) -> PlatformSettings:
@@ -32,21 +32,6 @@ def _tracking(base: Path, settings: PlatformSettings) -> Tracking:
     from pipeline.cli.tracking_edge import tracking
 
     return tracking(base, settings)
-
-
-def _source(base: Path, github_uri: str | None) -> str:
-    from pipeline.errors import UserError
-    from pipeline.monorepo.discovery import repo_root
-
-    if github_uri:
-        return github_uri
-    root = repo_root(base.resolve())
-    if root is None:
-        raise UserError(
-            f"{base.resolve()} is not inside a git repository",
-            hint="run inside a clone of the monorepo, or pass --github_uri URL_OR_PATH",
-        )
-    return str(root)
 
 
 @click.command()
@@ -130,133 +115,72 @@ def train(
     somlier.commit, somlier.ref and somlier.project. Exit 1 when a run failed (the rest of the
     grid still runs), 2 on wrong input, 130 when interrupted (the run is marked KILLED).
     """
-    from pipeline.errors import UserError
-    from pipeline.online import train as core
-    from pipeline.online.checkout import checkout
+    from pipeline.online import training
+    from pipeline.online.train import parse_params
 
-    k8s_only = {
-        "--image-tag": image_tag,
-        "--cpu": cpu,
-        "--memory": memory,
-        "--gpu_type": gpu_type,
-        "--num_of_gpus": num_of_gpus,
-        "--output": output,
-    }
-    stray = [name for name, value in k8s_only.items() if value is not None]
-    if stray and not k8s:
-        raise UserError(f"{', '.join(stray)} only apply with --k8s")
-    grid = core.parse_params(params)
+    jobs = training.job_options(
+        k8s, image_tag=image_tag, cpu=cpu, memory=memory, gpu_type=gpu_type,
+        num_of_gpus=num_of_gpus, output=output,
+    )  # fmt: skip
+    grid = parse_params(params)
     base = repo or Path()
     settings = _settings(base)
     tracking = _tracking(base, settings)
-    source = _source(base, github_uri)
-    with tempfile.TemporaryDirectory(prefix="somlier-train-") as tmp:
-        tree = checkout(source, project_ref, Path(tmp) / "repo", os.environ)
-        plan = core.prepare(tree, project_name, entrypoint, grid, os.environ)
-        if not as_json:
-            click.echo(
-                f"project {plan.config.name} at {tree.ref} ({tree.commit[:12]}) from "
-                f"{tree.source}; tracking {tracking.shown}",
-                err=True,
-            )
-        if k8s:
-            from pipeline.online import train_job
-
-            options = train_job.JobOptions(
-                image_tag=image_tag,
-                cpu=cpu,
-                memory=memory,
-                gpu_type=gpu_type,
-                num_of_gpus=num_of_gpus,
-            )
-            jobs = train_job.render_jobs(
-                plan, commit=tree.commit, settings=settings, tracking=tracking, options=options
-            )
-            _print_jobs(jobs, output, dry_run=dry_run, as_json=as_json)
-            return 0
-        if dry_run:
-            _print_plan(plan, tracking, as_json=as_json)
-            return 0
-        return _run(plan, tracking, as_json=as_json)
-
-
-def _print_jobs(
-    jobs: list[RenderedJob], output: Path | None, *, dry_run: bool, as_json: bool
-) -> None:
-    from pipeline.online.train_job import to_yaml
-
-    text = to_yaml(jobs)
-    written = output is not None and not dry_run
-    if output is not None and written:
-        output.write_text(text, encoding="utf-8")
-    if as_json:
-        body = {
-            "jobs": [j.to_json() for j in jobs],
-            "output": str(output) if output is not None and written else None,
-            "yaml": text,
-        }
-        click.echo(json.dumps(body, indent=2))
-    elif written:
-        click.echo(f"wrote {len(jobs)} Job{'s' if len(jobs) != 1 else ''} to {output}")
-    else:
-        click.echo(text, nl=False)
-
-
-def _print_plan(plan: TrainPlan, tracking: Tracking, *, as_json: bool) -> None:
-    planned = [{"params": params, "argv": plan.argv(params)} for params in plan.runs]
-    if as_json:
-        body = {
-            "project": plan.config.name,
-            "experiment": plan.config.name,
-            "tracking_uri": tracking.shown,
-            "tags": plan.tags,
-            "runs": planned,
-        }
-        click.echo(json.dumps(body, indent=2))
-        return
-    click.echo(f"{len(planned)} run{'s' if len(planned) != 1 else ''} planned in experiment "
-               f"{plan.config.name}:")  # fmt: skip
-    for index, run in enumerate(planned, 1):
-        click.echo(f"  {index}. {shlex.join(run['argv'])}")
-
-
-def _run(plan: TrainPlan, tracking: Tracking, *, as_json: bool) -> int:
-    from pipeline.errors import EXIT_INTERRUPTED, EXIT_STEP_FAILED
-    from pipeline.online.train import RunResult, run_grid
-
-    total = len(plan.runs)
-
-    def report(index: int, result: RunResult) -> None:
-        if not as_json:
-            click.echo(f"run {index}/{total}: {result.line()}")
-
-    results = run_grid(
-        plan,
-        tracking,
-        os.environ,
+    request = training.TrainRequest(
+        project=project_name,
+        ref=project_ref,
+        source=training.source_for(base, github_uri),
+        entrypoint=entrypoint,
+        grid=grid,
+        jobs=jobs,
+        output=output,
+        dry_run=dry_run,
+    )
+    shown = _Shown(as_json)
+    result = training.train(
+        request,
+        settings=settings,
+        tracking=tracking,
+        environ=os.environ,
         out=sys.stderr if as_json else sys.stdout,
         err=sys.stderr,
-        report=report,
+        on_start=shown.started,
+        on_run=shown.ran,
     )
+    return _print(result, as_json=as_json)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """The lines printed while training (none with --json)."""
+
+    as_json: bool
+
+    def started(self, start: TrainStart) -> None:
+        if not self.as_json:
+            click.echo(start.line(), err=True)
+
+    def ran(self, index: int, total: int, run: RunResult) -> None:
+        if not self.as_json:
+            click.echo(f"run {index}/{total}: {run.line()}")
+
+
+def _print(result: Trained, *, as_json: bool) -> int:
+    from pipeline.online.training import TrainJobs, TrainPlanned
+
     if as_json:
-        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+        click.echo(json.dumps(result.to_json(), indent=2))
+    elif isinstance(result, TrainJobs):
+        click.echo(result.text(), nl=False)
+    elif isinstance(result, TrainPlanned):
+        for line in result.lines():
+            click.echo(line)
     else:
-        counts: dict[str, int] = {}
-        for result in results:
-            counts[result.status] = counts.get(result.status, 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in counts.items())
-        experiment = results[0].experiment_id if results else "?"
-        click.echo(
-            f"{len(results)} of {total} runs in experiment {plan.config.name} "
-            f"(id {experiment}) at {tracking.shown}: {summary}"
-        )
-        finished = [r for r in results if r.status == "FINISHED"]
-        if finished:
-            model = shlex.quote(plan.config.model.name)
-            click.echo(f"Next: somlier online register {finished[0].run_id} {model}", err=True)
-    if any(r.status == "KILLED" for r in results):
-        return EXIT_INTERRUPTED
-    return EXIT_STEP_FAILED if any(r.status != "FINISHED" for r in results) else 0
+        click.echo(result.summary())
+        if result.registrable is not None:
+            model = shlex.quote(result.model_name)
+            click.echo(f"Next: somlier online register {result.registrable} {model}", err=True)
+    return result.exit_code
 
 
 @click.command()
@@ -293,7 +217,7 @@ def register(
     tracking = _tracking(base, _settings(base))
     done = register_model(run_id, model_name, tracking=tracking, alias=alias, model=model)
     if as_json:
-        click.echo(json.dumps({**done.to_json(), "tracking_uri": tracking.shown}, indent=2))
+        click.echo(json.dumps(done.to_json(), indent=2))
         return
     click.echo(f"registered {done.source} as {done.model_name}", err=True)
     if done.alias:

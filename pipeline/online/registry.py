@@ -40,6 +40,7 @@ class Registered:
     run_id: str
     source: str
     alias: str | None
+    tracking_uri: str  # redacted: the registry it is in
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Registered:
             "run_id": self.run_id,
             "source": self.source,
             "alias": self.alias,
+            "tracking_uri": self.tracking_uri,
         }
 
 
@@ -168,4 +170,6 @@ def register(
             mlflow_client.set_registered_model_alias(model_name, alias, str(version.version))
     except MlflowException as exc:
         raise mlflow_failure(exc, tracking, f"registering {model_name!r}") from exc
-    return Registered(model_name, str(version.version), run_id, chosen.source, alias)
+    return Registered(
+        model_name, str(version.version), run_id, chosen.source, alias, tracking.shown
+    )

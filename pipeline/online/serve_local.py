@@ -300,6 +300,13 @@ class LocalDeployment:
             "answer": self.answer,
         }
 
+    def answered(self) -> list[str]:
+        """``--once``: the example request sent and its answer."""
+        return [
+            f"POST {self.url}/predict {json.dumps(self.example_request)}",
+            json.dumps(self.answer),
+        ]
+
     def lines(self) -> list[str]:
         return [
             f"model:   {self.model.name} version {self.model.version} ({self.model.flavour})",

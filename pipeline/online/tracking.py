@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -85,6 +86,46 @@ def resolve(*, root: Path, settings_uri: str, env_uri: str | None) -> Tracking:
         return Tracking(settings_uri, "settings", _beside_sqlite(settings_uri))
     store = root.resolve() / STORE_DIR
     return Tracking(f"sqlite:///{store / DB_NAME}", "default", store / ARTIFACTS_NAME)
+
+
+def for_repo(base: Path, *, settings_uri: str, env_uri: str | None) -> Tracking:
+    """The store of the monorepo around ``base`` (the git root; ``base`` outside a repository):
+    ``env_uri`` (``MLFLOW_TRACKING_URI``) > ``settings_uri`` > its ``.somlier/mlflow.db``."""
+    from pipeline.monorepo.discovery import repo_root
+
+    root = repo_root(base.resolve()) or base.resolve()
+    return resolve(root=root, settings_uri=settings_uri, env_uri=env_uri)
+
+
+def project_run_environment(
+    project_root: Path,
+    project_name: str,
+    *,
+    environ: Mapping[str, str],
+    settings_uri: Callable[[], str],
+) -> dict[str, str]:
+    """The store variables ``somlier config run`` gives an entrypoint of the project in
+    ``project_root`` (see :func:`local_run_environment`). ``environ``: the process environment
+    (its ``MLFLOW_TRACKING_URI`` and ``MLFLOW_EXPERIMENT_NAME``); ``settings_uri``: the
+    platform settings' URI, asked for only when the environment names no store. The default
+    store's folder is created (SQLite makes the file, not its folder)."""
+    from pipeline.monorepo.discovery import checkout_root
+
+    env_uri = environ.get("MLFLOW_TRACKING_URI")
+    configured = "" if env_uri else settings_uri()
+    # Without git: an image runs `somlier config run` in a folder with neither git nor a checkout.
+    repo = None if env_uri or configured else checkout_root(project_root.resolve())
+    env = local_run_environment(
+        env_uri=env_uri,
+        settings_uri=configured,
+        repo=repo,
+        experiment=None if environ.get("MLFLOW_EXPERIMENT_NAME") else project_name,
+    )
+    if repo is not None and env.get("MLFLOW_TRACKING_URI", "").endswith(
+        f"/{STORE_DIR.as_posix()}/{DB_NAME}"
+    ):
+        (repo.resolve() / STORE_DIR).mkdir(exist_ok=True)
+    return env
 
 
 def local_run_environment(

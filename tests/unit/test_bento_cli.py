@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.cli import deploy_cmd
 from pipeline.cli.main import main
+from pipeline.online import deploy as online_deploy
 
 LIGHT = {"__future__", "json", "os", "tempfile", "pathlib", "typing", "click", "pipeline"}
 
@@ -65,7 +66,17 @@ def test_the_command_module_imports_only_light_things() -> None:
         for n in ast.walk(tree)
         if isinstance(n, ast.ImportFrom) and n.module and n.col_offset > 0
     }
-    assert "pipeline.online.serve_local" in lazy  # bentoml/mlflow come in only when serving
+    assert "pipeline.online.deploy" in lazy
+    # ... whose serve_local (bentoml/mlflow) comes in only when serving.
+    feature = ast.parse(Path(online_deploy.__file__).read_text())
+    eager = {n.module for n in feature.body if isinstance(n, ast.ImportFrom)}
+    assert not any(m and m.startswith(("pipeline.online.", "mlflow", "bentoml")) for m in eager)
+    lazy = {
+        n.module
+        for n in ast.walk(feature)
+        if isinstance(n, ast.ImportFrom) and n.module and n.col_offset > 0
+    }
+    assert "pipeline.online.serve_local" in lazy
 
 
 def test_a_huge_model_name_is_not_echoed_back(
