@@ -20,7 +20,8 @@ from pipeline.cli.options import repo_option
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, MissingDependency, UserError
 
 if TYPE_CHECKING:
-    from pipeline.config.settings import PlatformSettings, Secret
+    from pipeline.config.settings import PlatformSettings
+    from pipeline.secret import Secret
 
 MIN_TOKEN_LENGTH = 16
 
@@ -82,7 +83,7 @@ def _settings(start: Path) -> tuple[PlatformSettings, Path | None]:
 
 
 def _token(settings: PlatformSettings, no_auth: bool, host: str) -> Secret | None:
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
 
     variable = settings.api.token_env
     if no_auth:

@@ -40,7 +40,7 @@ def forge_for(
     settings: PlatformSettings, environ: Mapping[str, str]
 ) -> Callable[[str], ChatForge] | None:
     """A GitHub client per repository, or None without a token."""
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
 
     token = secret(settings.github.token_env, environ)
     if token is None:
@@ -294,7 +294,7 @@ def webhook_receiver(
     ``github.projects_repo`` are acted on."""
     from pipeline.chatops.decide import Ignored, classify
     from pipeline.chatops.handle import handle
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
     from pipeline.server.webhooks import DeliveryStore, WebhookReceiver
 
     forges = forge_for(settings, environ)

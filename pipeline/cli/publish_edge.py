@@ -49,8 +49,8 @@ def publish(
     """Open or update one PR per project in ``github.dags_repo``; ``groups`` maps each project
     to its full set of DAG files ``{dag_id: source}``. A failed project does not stop the
     others; it is reported, and the caller exits 1."""
-    from pipeline.config.settings import secret
     from pipeline.publish import PublishRequest, publish_dags
+    from pipeline.secret import secret
 
     dags_repo = settings.github.dags_repo
     if not dags_repo:

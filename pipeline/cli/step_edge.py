@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def registry_for(settings: PlatformSettings, environ: Mapping[str, str]) -> Any:
     from pipeline.build.refs import ImageName
     from pipeline.build.registry import Credentials, Registry, docker_config_credentials
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
 
     host = ImageName.parse(settings.registry.url, "x").registry
     if not host:
@@ -38,8 +38,8 @@ def registry_for(settings: PlatformSettings, environ: Mapping[str, str]) -> Any:
 def reports_for(
     settings: PlatformSettings, environ: Mapping[str, str], repo: str | None, *, to_github: bool
 ) -> Reports:
-    from pipeline.config.settings import secret
     from pipeline.notify.slack import ConsoleNotifier, SlackNotifier
+    from pipeline.secret import secret
     from pipeline.steps.flow import Reports
 
     def warn(text: str) -> None:

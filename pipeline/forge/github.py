@@ -10,8 +10,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipeline.config.settings import Secret
 from pipeline.errors import MissingDependency, StepFailed
+from pipeline.secret import Secret
 
 if TYPE_CHECKING:
     from pipeline.chatops.permissions import PullState

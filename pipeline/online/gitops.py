@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.config.settings import Secret
 from pipeline.errors import UserError
 from pipeline.online.manifests import Manifest, ServingSpec, model_label, object_name
 from pipeline.online.release import Action
@@ -29,6 +28,7 @@ from pipeline.publish.dagsrepo import DagsClone, PublishError
 from pipeline.publish.model import REPO, check_target
 from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode
 from pipeline.publish.publisher import ATTEMPTS, DELAY, with_retries
+from pipeline.secret import Secret
 
 RELEASE_FILE = "release.yaml"
 MARKER = "<!-- somlier:deploy {model} {env} -->"

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import resources
-from pipeline.config.settings import PlatformSettings, Secret
+from pipeline.config.settings import PlatformSettings
+from pipeline.secret import Secret
 
 if TYPE_CHECKING:
     from pipeline.build.registry import Registry
@@ -40,7 +41,7 @@ def adapters_for(
     the deploy repository's PRs with the token from ``github.token_env``. ``environ`` is the
     process environment, passed in by the CLI."""
     from pipeline.cli.step_edge import registry_for
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
 
     factory: Callable[[], Any]
     if settings.builder.type == "cloudbuild":

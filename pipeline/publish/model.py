@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pipeline.config.settings import Secret
 from pipeline.errors import UserError
 from pipeline.forge.pulls import PullRef, Upserted
+from pipeline.secret import Secret
 
 # Matched with fullmatch: "$" would let a trailing newline through.
 DAG_ID = re.compile(r"[a-z][a-z0-9_]*")

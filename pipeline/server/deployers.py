@@ -64,7 +64,7 @@ def registry_check(tracking_uri: str) -> Callable[[DeployRequest], None]:
 def _server_can_deploy(settings: PlatformSettings, environ: Mapping[str, str]) -> None:
     """What the server itself lacks, said for an API client: the CLI's hints (``--dry-run``,
     set a variable) are for the operator, not something a request can do."""
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
 
     operator = "ask the operator of somlier api to set it and restart the server"
     if not settings.github.deploy_repo:
