@@ -75,8 +75,8 @@ def _log_config() -> dict[str, Any]:
 
 
 def _settings(start: Path) -> tuple[PlatformSettings, Path | None]:
+    from pipeline.config.location import platform_root
     from pipeline.config.settings import load_settings
-    from pipeline.monorepo.discovery import platform_root
 
     root = platform_root(start)
     return load_settings(root, os.environ), root

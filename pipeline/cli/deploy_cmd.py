@@ -165,8 +165,8 @@ def deploy(
 
 
 def _settings(start: Path) -> tuple[PlatformSettings, Path]:
+    from pipeline.config.location import platform_root
     from pipeline.config.settings import load_settings
-    from pipeline.monorepo.discovery import platform_root
 
     root = platform_root(start)
     return load_settings(root, os.environ), root or start

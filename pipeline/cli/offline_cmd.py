@@ -107,7 +107,7 @@ def create(
     DAG_ID.py holding another DAG is kept unless --force is given. Exit 2 on a bad dag_id,
     schedule, command, GPU type or image.
     """
-    from pipeline.monorepo.discovery import platform_root
+    from pipeline.config.location import platform_root
     from pipeline.offline import plan, spec
 
     base = repo or Path()  # relative paths stay relative in what is printed
@@ -198,6 +198,7 @@ def render(
     registry. Every job is checked before anything is written; exit 2 with every problem
     (file:line:col) otherwise.
     """
+    from pipeline.config import location
     from pipeline.config.project import load_project
     from pipeline.config.validation import shown_path
     from pipeline.monorepo import discovery
@@ -236,7 +237,7 @@ def render(
     for path in files:
         shown = shown_path(path, cwd)
         config = load_project(path, os.environ, shown)
-        root = discovery.platform_root(path.resolve().parent)
+        root = location.platform_root(path.resolve().parent)
         if root not in settings_by_root:
             settings_by_root[root] = _settings(root)
         settings = settings_by_root[root]
@@ -265,7 +266,7 @@ def render(
             groups,
             discovery.repo_root(cwd.resolve()),
             next(iter(settings_by_root.values()), None)
-            or _settings(discovery.platform_root(cwd.resolve())),
+            or _settings(location.platform_root(cwd.resolve())),
             prune=True,
             dry_run=dry_run,
             as_json=as_json,

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 def settings(base: Path) -> PlatformSettings:
     """The platform settings of the monorepo around ``base``."""
+    from pipeline.config.location import platform_root
     from pipeline.config.settings import load_settings
-    from pipeline.monorepo.discovery import platform_root
 
     return load_settings(platform_root(base.resolve()), os.environ)
 
@@ -36,7 +36,7 @@ def tracking(base: Path, platform: PlatformSettings) -> Tracking:
 def local_run_environment(project_root: Path, project_name: str) -> dict[str, str]:
     """The store variables ``somlier config run`` gives an entrypoint (see
     pipeline.online.tracking.local_run_environment)."""
-    from pipeline.monorepo.discovery import checkout_root
+    from pipeline.config.location import checkout_root
     from pipeline.online.tracking import DB_NAME, STORE_DIR, local_run_environment
 
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")
