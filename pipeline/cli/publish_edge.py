@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.errors import SomlierError, UserError
+from pipeline.forge.names import is_repo
 
 if TYPE_CHECKING:
     from pipeline.build.outcome import Outcome
     from pipeline.config.model import ProjectConfig
     from pipeline.config.settings import PlatformSettings
     from pipeline.publish import PublishResult
-
-_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 
 
 def source_of(
@@ -31,7 +30,7 @@ def source_of(
 
     commit = proc.run("git", "rev-parse", "--verify", "HEAD^{commit}", cwd=root).stdout.strip()
     repo = environ.get("GITHUB_REPOSITORY") or settings.github.projects_repo or ""
-    if not _REPO.match(repo):
+    if not is_repo(repo):
         repo = f"local/{re.sub(r'[^A-Za-z0-9_.-]', '-', root.name) or 'monorepo'}"
     return repo, commit
 
