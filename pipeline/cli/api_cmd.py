@@ -11,12 +11,14 @@ import ipaddress
 import json
 import os
 import socket
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from pipeline.cli.options import repo_option
+from pipeline.cli.wiring import settings_at
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, MissingDependency, UserError
 
 if TYPE_CHECKING:
@@ -72,14 +74,6 @@ def _log_config() -> dict[str, Any]:
     config["loggers"]["somlier"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     result: dict[str, Any] = config
     return result
-
-
-def _settings(start: Path) -> tuple[PlatformSettings, Path | None]:
-    from pipeline.config.location import platform_root
-    from pipeline.config.settings import load_settings
-
-    root = platform_root(start)
-    return load_settings(root, os.environ), root
 
 
 def _token(settings: PlatformSettings, no_auth: bool, host: str) -> Secret | None:
@@ -170,13 +164,14 @@ def api(
         return EXIT_OK
 
     start = (repo or Path.cwd()).resolve()
-    settings, root = _settings(start)
+    settings, root = settings_at(start)
     token = _token(settings, no_auth, host)
     path = db if db is not None else (root or start) / settings.api.database
 
     import uvicorn
 
     from pipeline.cli.comment_edge import webhook_receiver
+    from pipeline.cli.wiring import adapters_for
     from pipeline.online import tracking
     from pipeline.server.app import ApiConfig, create_app
     from pipeline.server.deployers import default_deployer, registry_check
@@ -207,7 +202,12 @@ def api(
         app = create_app(
             ApiConfig(token=token, queue_size=settings.api.queue_size, drain_timeout=drain_timeout),
             store,
-            default_deployer(settings, os.environ, tracking_uri=registry.uri),
+            default_deployer(
+                settings,
+                os.environ,
+                tracking_uri=registry.uri,
+                adapters=partial(adapters_for, settings, os.environ, dry_run=False),
+            ),
             state={"settings": settings, STATE_KEY: receiver},
             check=registry_check(registry.uri),
         )

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.cli.wiring import adapters_for, forge_for
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:
     from pipeline.chatops.dispatch import Action, ActionContext, ActionResult
-    from pipeline.chatops.handle import ChatForge, Report
+    from pipeline.chatops.handle import Report
     from pipeline.chatops.parse import Command
     from pipeline.config.settings import PlatformSettings
     from pipeline.server.webhooks import WebhookReceiver
@@ -34,26 +35,6 @@ def comment_root(repo: Path | None) -> Path | None:
         if (folder / ".somlier" / "platform.yaml").is_file() or (folder / ".git").exists():
             return folder
     return None
-
-
-def forge_for(
-    settings: PlatformSettings, environ: Mapping[str, str]
-) -> Callable[[str], ChatForge] | None:
-    """A GitHub client per repository, or None without a token."""
-    from pipeline.secret import secret
-
-    token = secret(settings.github.token_env, environ)
-    if token is None:
-        return None
-    api = environ.get("GITHUB_API_URL") or settings.github.api_url
-    pace = environ.get("SOMLIER_GITHUB_PACE", "1") != "0"
-
-    def make(repo: str) -> ChatForge:
-        from pipeline.forge.github import GitHubRepo
-
-        return GitHubRepo(repo, token, api_url=api, pace=pace)
-
-    return make
 
 
 def provenance_for(
@@ -119,6 +100,7 @@ def action_table(
             dry_run=False,
             echo=ctx.log,
             environ=environ,
+            adapters=adapters_for(settings, environ, dry_run=False),
             before_push=ctx.recheck,  # a prod approval withdrawn meanwhile stops the push
         )
         return _result(True, *_described(done))
@@ -131,6 +113,7 @@ def action_table(
             dry_run=False,
             echo=ctx.log,
             environ=environ,
+            adapters=adapters_for(settings, environ, dry_run=False),
         )
         return _result(True, *_described(done))
 

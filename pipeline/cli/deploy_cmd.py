@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.options import json_option, repo_option
+from pipeline.cli.wiring import settings_at
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ def deploy(
     start = (repo or Path.cwd()).resolve()
     if bundle_dir is not None and not bundle_dir.is_absolute():
         bundle_dir = start / bundle_dir  # like every relative path under -C
-    settings, root = _settings(start)
+    settings, found = settings_at(start)
+    root = found or start
     from pipeline.online import tracking
 
     where = tracking.resolve(
@@ -162,14 +164,6 @@ def deploy(
             as_json=as_json,
             timeout=timeout,
         )
-
-
-def _settings(start: Path) -> tuple[PlatformSettings, Path]:
-    from pipeline.config.location import platform_root
-    from pipeline.config.settings import load_settings
-
-    root = platform_root(start)
-    return load_settings(root, os.environ), root or start
 
 
 def _local(
@@ -229,6 +223,7 @@ def _deploy_on_k8s(
     dry_run: bool,
     as_json: bool,
 ) -> int:
+    from pipeline.cli.wiring import adapters_for
     from pipeline.online.kube_deploy import deploy_on_k8s
 
     def echo(line: str) -> None:
@@ -244,6 +239,7 @@ def _deploy_on_k8s(
             dry_run=dry_run,
             echo=echo,
             environ=os.environ,
+            adapters=adapters_for(settings, os.environ, dry_run=dry_run),
             tracking_uri=tracking_uri,
         )
     if as_json:

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli import step_edge
+from pipeline.cli import wiring
 from pipeline.cli.options import json_option, repo_option
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
-    from pipeline.build.buildkit import BuildKitCli
     from pipeline.config.settings import PlatformSettings
 
 
@@ -59,7 +58,6 @@ def _run(
 
     from pipeline import proc
     from pipeline.build import packages
-    from pipeline.build.engine import DockerBuilder
     from pipeline.build.refs import BuildContext
     from pipeline.config.settings import load_settings
     from pipeline.steps import flow, images
@@ -81,7 +79,7 @@ def _run(
     context = BuildContext(trigger, sha, pr)  # type: ignore[arg-type]
     configs = flow.load_changed(root, changed, environ)
     planned = images.plan(root, sha, configs, settings, context)
-    registry = step_edge.registry_for(settings, environ)
+    registry = wiring.registry_for(settings, environ)
     if dry_run:
         click.echo(
             json.dumps(
@@ -92,24 +90,16 @@ def _run(
             )
         )
         return EXIT_OK
-    factory: Callable[[], Any]
-    if settings.builder.type == "cloudbuild":
-        from pipeline.build.cloudbuild import CloudBuildBuilder
-
-        if registry is None:
-            raise UserError(
-                "builder.type cloudbuild pushes every image: registry.url is not set",
-                hint="set registry.url (Artifact Registry or GCR) in .somlier/platform.yaml",
-            )
-        cloud = settings.builder.cloudbuild
-        api = environ.get("SOMLIER_CLOUDBUILD_API_URL") or None
-        gcs = environ.get("SOMLIER_GCS_API_URL") or None
-        factory = partial(CloudBuildBuilder, cloud, api_endpoint=api, storage_endpoint=gcs)
-    else:
-        buildkit = _buildkit(settings.builder.buildkit, environ) if planned else None
-        factory = partial(
-            DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit, registry=registry
+    cloud = settings.builder.type == "cloudbuild"
+    if cloud and registry is None:
+        raise UserError(
+            "builder.type cloudbuild pushes every image: registry.url is not set",
+            hint="set registry.url (Artifact Registry or GCR) in .somlier/platform.yaml",
         )
+    buildkit = (
+        wiring.buildkit_for(settings.builder.buildkit, environ) if planned and not cloud else None
+    )
+    factory = wiring.builder_factory(settings, environ, registry=registry, buildkit=buildkit)
     if planned:
         # Credentials a builder must not be given are refused before anything is built.
         packages.index_secret(
@@ -137,7 +127,7 @@ def _run(
             log=lambda line: click.echo(line, err=True),
         ),
     )
-    reports = step_edge.reports_for(
+    reports = wiring.reports_for(
         settings, environ, repo or settings.github.projects_repo, to_github=trigger != "manual"
     )
     from pipeline.cli.progress import progress_for
@@ -329,24 +319,6 @@ def event(
         link=decision.html_url or None,
         environ=os.environ,
     )
-
-
-def _buildkit(mode: str, environ: Mapping[str, str]) -> BuildKitCli | None:
-    """The docker CLI that builds with BuildKit (builder.buildkit), said once in the log."""
-    from pipeline.build import buildkit
-    from pipeline.resources import cache_dir
-
-    found = buildkit.find(environ, environ.get("DOCKER_HOST"), mode, cache=cache_dir(environ))
-    if found is None and mode == "on":
-        raise UserError(
-            "builder.buildkit is on, but no docker CLI on PATH can build with BuildKit",
-            hint="install docker buildx, or set builder.buildkit: auto",
-        )
-    if found is not None:
-        click.echo(f"BuildKit: {found.executable} ({found.via})", err=True)
-    elif mode == "auto":
-        click.echo("BuildKit: no docker CLI on PATH can drive it; the classic builder", err=True)
-    return found
 
 
 def _first_then(first: Any, factory: Callable[[], Any]) -> Callable[[], Any]:

@@ -17,6 +17,7 @@ import click
 from pipeline.cli.dags_cmd import init as dags_init
 from pipeline.cli.lazy import Group
 from pipeline.cli.options import gpu_options, json_option, repo_option
+from pipeline.cli.wiring import settings_at, settings_for
 from pipeline.errors import EXIT_OK, ConfigError, Diagnostic, UserError
 from pipeline.offline.spec import TEMPLATES
 
@@ -41,12 +42,6 @@ REPO = repo_option
 @click.group(cls=Group)
 def offline() -> None:
     """Airflow DAGs for the batch jobs of ML projects."""
-
-
-def _settings(root: Path | None) -> PlatformSettings:
-    from pipeline.config.settings import load_settings
-
-    return load_settings(root, os.environ)
 
 
 @offline.command()
@@ -107,11 +102,10 @@ def create(
     DAG_ID.py holding another DAG is kept unless --force is given. Exit 2 on a bad dag_id,
     schedule, command, GPU type or image.
     """
-    from pipeline.config.location import platform_root
     from pipeline.offline import plan, spec
 
     base = repo or Path()  # relative paths stay relative in what is printed
-    settings = _settings(platform_root(base.resolve()))
+    settings, _ = settings_at(base)
     built = spec.from_create(
         image=image,
         schedule=schedule,
@@ -239,7 +233,7 @@ def render(
         config = load_project(path, os.environ, shown)
         root = location.platform_root(path.resolve().parent)
         if root not in settings_by_root:
-            settings_by_root[root] = _settings(root)
+            settings_by_root[root] = settings_for(root)
         settings = settings_by_root[root]
         made, errors = plan.plan_project(
             config,
@@ -265,8 +259,7 @@ def render(
         _open_prs(
             groups,
             discovery.repo_root(cwd.resolve()),
-            next(iter(settings_by_root.values()), None)
-            or _settings(location.platform_root(cwd.resolve())),
+            next(iter(settings_by_root.values()), None) or settings_at(cwd)[0],
             prune=True,
             dry_run=dry_run,
             as_json=as_json,

@@ -48,8 +48,8 @@ def publish(
     """Open or update one PR per project in ``github.dags_repo``; ``groups`` maps each project
     to its full set of DAG files ``{dag_id: source}``. A failed project does not stop the
     others; it is reported, and the caller exits 1."""
+    from pipeline.cli.wiring import clone_url, forge_for, github_token
     from pipeline.publish import PublishRequest, publish_dags
-    from pipeline.secret import secret
 
     dags_repo = settings.github.dags_repo
     if not dags_repo:
@@ -57,31 +57,22 @@ def publish(
             "no dags repository to publish to",
             hint="set github.dags_repo in .somlier/platform.yaml (or SOMLIER__GITHUB__DAGS_REPO)",
         )
-    token = secret(settings.github.token_env, environ)
+    token = github_token(settings, environ)
     if token is None and not dry_run:
         raise UserError(
             f"no GitHub token in {settings.github.token_env}",
             hint="a token that may push to the dags repository and open PRs",
         )
-    forge = None
-    if token is not None:
-        from pipeline.forge.github import GitHubRepo
-
-        forge = GitHubRepo(
-            dags_repo,
-            token,
-            api_url=environ.get("GITHUB_API_URL") or settings.github.api_url,
-            pace=environ.get("SOMLIER_GITHUB_PACE", "1") != "0",
-        ).pulls()
-    server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
-    clone_url = environ.get("SOMLIER_DAGS_CLONE_URL") or f"{server}/{dags_repo}.git"
+    forges = forge_for(settings, environ)
+    forge = forges(dags_repo).pulls() if forges is not None else None
+    clone = clone_url(dags_repo, environ, "SOMLIER_DAGS_CLONE_URL")
     source_repo, head = source_of(root, settings, environ)
     results: list[PublishResult] = []
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="somlier-publish-") as scratch:
         for project, files in sorted(groups.items()):
             request = PublishRequest(
-                clone_url=clone_url,
+                clone_url=clone,
                 repo=dags_repo,
                 project=project,
                 source_repo=source_repo,

@@ -12,14 +12,6 @@ if TYPE_CHECKING:
     from pipeline.online.tracking import Tracking
 
 
-def settings(base: Path) -> PlatformSettings:
-    """The platform settings of the monorepo around ``base``."""
-    from pipeline.config.location import platform_root
-    from pipeline.config.settings import load_settings
-
-    return load_settings(platform_root(base.resolve()), os.environ)
-
-
 def tracking(base: Path, platform: PlatformSettings) -> Tracking:
     """MLFLOW_TRACKING_URI > settings mlflow.tracking_uri > .somlier/mlflow.db of the repo."""
     from pipeline.monorepo.discovery import repo_root
@@ -36,11 +28,12 @@ def tracking(base: Path, platform: PlatformSettings) -> Tracking:
 def local_run_environment(project_root: Path, project_name: str) -> dict[str, str]:
     """The store variables ``somlier config run`` gives an entrypoint (see
     pipeline.online.tracking.local_run_environment)."""
+    from pipeline.cli.wiring import settings_at
     from pipeline.config.location import checkout_root
     from pipeline.online.tracking import DB_NAME, STORE_DIR, local_run_environment
 
     env_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    settings_uri = "" if env_uri else settings(project_root).mlflow.tracking_uri
+    settings_uri = "" if env_uri else settings_at(project_root)[0].mlflow.tracking_uri
     # Without git: an image runs `somlier config run` in a folder with neither git nor a checkout.
     repo = None if env_uri or settings_uri else checkout_root(project_root.resolve())
     env = local_run_environment(

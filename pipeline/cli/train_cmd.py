@@ -14,18 +14,13 @@ from typing import TYPE_CHECKING
 import click
 
 from pipeline.cli.options import gpu_options, json_option, output_option, repo_option
+from pipeline.cli.wiring import settings_at
 
 if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
     from pipeline.online.tracking import Tracking
     from pipeline.online.train import TrainPlan
     from pipeline.online.train_job import RenderedJob
-
-
-def _settings(base: Path) -> PlatformSettings:
-    from pipeline.cli.tracking_edge import settings
-
-    return settings(base)
 
 
 def _tracking(base: Path, settings: PlatformSettings) -> Tracking:
@@ -147,7 +142,7 @@ def train(
         raise UserError(f"{', '.join(stray)} only apply with --k8s")
     grid = core.parse_params(params)
     base = repo or Path()
-    settings = _settings(base)
+    settings, _ = settings_at(base)
     tracking = _tracking(base, settings)
     source = _source(base, github_uri)
     with tempfile.TemporaryDirectory(prefix="somlier-train-") as tmp:
@@ -290,7 +285,7 @@ def register(
     from pipeline.online.registry import register as register_model
 
     base = repo or Path()
-    tracking = _tracking(base, _settings(base))
+    tracking = _tracking(base, settings_at(base)[0])
     done = register_model(run_id, model_name, tracking=tracking, alias=alias, model=model)
     if as_json:
         click.echo(json.dumps({**done.to_json(), "tracking_uri": tracking.shown}, indent=2))
