@@ -30,11 +30,9 @@ if TYPE_CHECKING:
 def comment_root(repo: Path | None) -> Path | None:
     """The monorepo checkout around ``repo`` (or the current folder), found without starting
     git: a refused comment runs no process at all. /deploy needs none, /build and /dag do."""
-    start = (repo or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / ".somlier" / "platform.yaml").is_file() or (folder / ".git").exists():
-            return folder
-    return None
+    from pipeline.config.location import checkout_root
+
+    return checkout_root((repo or Path.cwd()).resolve())
 
 
 def provenance_for(
