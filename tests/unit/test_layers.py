@@ -117,3 +117,67 @@ def test_a_new_package_must_be_given_a_layer(
     kept, text = _check(wrong, capsys)["layers"]
     assert not kept
     assert "pipeline.newthing" in text
+
+
+PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
+FACE = ("cli", "server")
+EDGE_PREFIXES = ("GITHUB_", "SOMLIER_")
+# Reads of the process environment below the face that remain, each with its reason.
+ALLOWED_ENVIRON = {
+    # the cache folder (XDG_CACHE_HOME, HOME) for the compiled schema validators, which are
+    # looked up where no environment mapping is passed (config.schema)
+    "resources.py",
+}
+
+
+def _is_environ(node: object) -> bool:
+    """A mapping named like the environment: ``environ``, ``env``, ``self.environ``..."""
+    import ast
+
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+    return isinstance(name, str) and (name == "env" or "environ" in name)
+
+
+def _environment_reads(path: Path) -> Iterator[str]:
+    """``os.environ``, ``os.getenv`` and ``<mapping>.get("GITHUB_…")`` /
+    ``<mapping>["SOMLIER_…"]`` in the module at ``path``."""
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv", "environb")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
+            yield f"{path.name}:{node.lineno}: os.{node.attr}"
+        key: ast.expr | None = None
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            key = node.slice if _is_environ(node.value) else None
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.args
+            and node.func.attr in ("get", "pop", "setdefault")
+            and _is_environ(node.func.value)
+        ):
+            key = node.args[0]
+        if (
+            isinstance(key, ast.Constant)
+            and isinstance(key.value, str)
+            and key.value.startswith(EDGE_PREFIXES)
+        ):
+            yield f"{path.name}:{getattr(node, 'lineno', 0)}: reads {key.value}"
+
+
+def test_nothing_below_the_face_reads_the_environment() -> None:
+    """``GITHUB_*`` / ``SOMLIER_*`` variables and ``os.environ`` are read at the edge
+    (pipeline/cli, pipeline/server); features and adapters receive values or a mapping."""
+    found = [
+        read
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] not in FACE
+        and str(path.relative_to(PACKAGE)) not in ALLOWED_ENVIRON
+        for read in _environment_reads(path)
+    ]
+    assert found == []
