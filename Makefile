@@ -26,11 +26,12 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
-## lint: ruff and mypy --strict on the package
+## lint: ruff, mypy --strict on the package, and the layer contract (lint-imports)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check pipeline tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format pipeline tests benchmarks

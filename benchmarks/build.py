@@ -270,7 +270,7 @@ start = time.perf_counter()
 import pipeline.cli.main
 cli = time.perf_counter()
 from pipeline.build import buildkit, context, engine, registry
-from pipeline.cli import images_cmd, step_edge
+from pipeline.cli import images_cmd, wiring
 from pipeline.config import settings
 from pipeline.monorepo import detect
 from pipeline.steps import flow, images
@@ -294,10 +294,10 @@ timed("platform settings (load_settings)", settings, "load_settings")
 timed("change detection (detect)", detect, "detect")
 timed("read + validate the changed somlier.yaml", flow, "load_changed")
 timed("plan: list files, source hash, tags", images, "plan")
-timed("registry client (registry_for)", step_edge, "registry_for")
-timed("find a docker CLI that drives BuildKit", images_cmd, "_buildkit")
+timed("registry client (registry_for)", wiring, "registry_for")
+timed("find a docker CLI that drives BuildKit", wiring, "buildkit_for")
 timed("docker builder set-up (ping; SDK if classic)", engine.DockerBuilder, "__init__")
-timed("reports set-up (reports_for)", step_edge, "reports_for")
+timed("reports set-up (reports_for)", wiring, "reports_for")
 timed("registry: is src- there? (manifest)", registry.Registry, "manifest")
 timed("source tarball", context, "tarball")
 timed("build + tag + push", engine.DockerBuilder, "build")

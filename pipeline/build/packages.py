@@ -23,8 +23,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline.build import wheel
-from pipeline.config.settings import Packages, Secret, secret
+from pipeline.config.settings import Packages
 from pipeline.errors import UserError
+from pipeline.secret import Secret, secret
 
 # Names, not values: the secret's id in `RUN --mount=type=secret,id=…`, and the Cloud Build
 # step's variable that holds it.

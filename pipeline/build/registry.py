@@ -1,7 +1,7 @@
 """An OCI distribution (Docker Registry HTTP API v2) client: does a tag exist, what is its
 digest, and retagging registry-side (the manifest is copied; no layer is pulled or pushed).
 
-Credentials come from a :class:`~pipeline.config.settings.Secret` (a token variable) or the
+Credentials come from a :class:`~pipeline.secret.Secret` (a token variable) or the
 docker config (``auths`` and credential helpers); they are never printed or put in errors.
 """
 

@@ -10,7 +10,7 @@ The features are imported when an action runs (``/deploy`` pulls in Kubernetes r
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,6 +21,7 @@ from pipeline.errors import UserError
 if TYPE_CHECKING:
     from pipeline.chatops.parse import Command
     from pipeline.config.settings import PlatformSettings
+    from pipeline.online.kube_adapters import KubeAdapters
 
 NOT_IN_ACTIONS = (
     "runs the PR's code, which the issue_comment workflow never does (it holds the "
@@ -109,6 +110,7 @@ class ChatActions:
     environ: Mapping[str, str]
     build_images: BuildImages
     publish_dags: PublishDags
+    kube_adapters: Callable[[], KubeAdapters]  # the deploy's registry, builder, repository
 
     def table(self) -> dict[str, Action]:
         return {
@@ -135,6 +137,7 @@ class ChatActions:
             dry_run=False,
             echo=ctx.log,
             environ=self.environ,
+            adapters=self.kube_adapters(),
             before_push=ctx.recheck,  # a prod approval withdrawn meanwhile stops the push
         )
         return ActionResult(True, *_described(done))
@@ -147,6 +150,7 @@ class ChatActions:
             dry_run=False,
             echo=ctx.log,
             environ=self.environ,
+            adapters=self.kube_adapters(),
         )
         return ActionResult(True, *_described(done))
 
@@ -190,9 +194,10 @@ def action_table(
     *,
     build_images: BuildImages,
     publish_dags: PublishDags,
+    kube_adapters: Callable[[], KubeAdapters],
 ) -> dict[str, Action]:
     """``/deploy``, ``/rollback``, ``/build`` and ``/dag``, bound to settings and environment."""
-    return ChatActions(root, settings, environ, build_images, publish_dags).table()
+    return ChatActions(root, settings, environ, build_images, publish_dags, kube_adapters).table()
 
 
 def _not_in_actions(command: Command, ctx: ActionContext) -> ActionResult:

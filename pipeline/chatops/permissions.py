@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.errors import SomlierError
+from pipeline.forge.pulls import PullState
 from pipeline.online.names import model_key
 
 OWNERS_PATH = ".somlier/OWNERS.yaml"
@@ -124,16 +125,6 @@ class ReadForge(Protocol):
     def pull_state(self, number: int, *, reviews: bool = True) -> PullState: ...
 
     def pull_commits(self, number: int) -> tuple[str, ...]: ...
-
-
-@dataclass(frozen=True)
-class PullState:
-    head_sha: str
-    open: bool
-    mergeable: bool | None  # None: GitHub has not computed it yet
-    approvers: tuple[str, ...] = ()  # reviewers whose latest review approves the head commit
-    blockers: tuple[str, ...] = ()  # reviewers whose latest review requests changes
-    base: str = ""  # the branch it merges into
 
 
 @dataclass(frozen=True)

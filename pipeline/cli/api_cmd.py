@@ -12,18 +12,21 @@ import json
 import os
 import socket
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from pipeline.cli.options import repo_option
+from pipeline.cli.wiring import settings_at
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, MissingDependency, UserError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from pipeline.config.settings import PlatformSettings, Secret
+    from pipeline.config.settings import PlatformSettings
+    from pipeline.secret import Secret
     from pipeline.server.store import DeploymentStore
     from pipeline.server.webhooks import WebhookReceiver
 
@@ -78,16 +81,8 @@ def _log_config() -> dict[str, Any]:
     return result
 
 
-def _settings(start: Path) -> tuple[PlatformSettings, Path | None]:
-    from pipeline.config.settings import load_settings
-    from pipeline.monorepo.discovery import platform_root
-
-    root = platform_root(start)
-    return load_settings(root, os.environ), root
-
-
 def _token(settings: PlatformSettings, no_auth: bool, host: str) -> Secret | None:
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
 
     variable = settings.api.token_env
     if no_auth:
@@ -174,7 +169,7 @@ def api(
         return EXIT_OK
 
     start = (repo or Path.cwd()).resolve()
-    settings, root = _settings(start)
+    settings, root = settings_at(start)
     token = _token(settings, no_auth, host)
     path = db if db is not None else (root or start) / settings.api.database
 
@@ -211,7 +206,7 @@ def webhook_receiver(
     database (``database``), comments handled as in GitHub Actions; only deliveries about
     ``github.projects_repo`` are acted on."""
     from pipeline.cli.comment_edge import comment_handler
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
     from pipeline.server.webhooks import receiver_for
 
     handler = comment_handler(root, settings, environ, log=_webhook_log)
@@ -250,6 +245,7 @@ def _app(
 ) -> FastAPI:
     """The app: deployments through the deployer of the settings, checked against the model
     registry around ``root``; webhooks through ``receiver``."""
+    from pipeline.cli.wiring import adapters_for
     from pipeline.online import tracking
     from pipeline.server.app import ApiConfig, create_app
     from pipeline.server.deployers import default_deployer, registry_check
@@ -263,7 +259,12 @@ def _app(
     return create_app(
         ApiConfig(token=token, queue_size=settings.api.queue_size, drain_timeout=drain_timeout),
         store,
-        default_deployer(settings, os.environ, tracking_uri=registry.uri),
+        default_deployer(
+            settings,
+            os.environ,
+            tracking_uri=registry.uri,
+            adapters=partial(adapters_for, settings, os.environ, dry_run=False),
+        ),
         state={"settings": settings, STATE_KEY: receiver},
         check=registry_check(registry.uri),
     )

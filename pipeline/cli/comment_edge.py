@@ -8,48 +8,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.cli.wiring import adapters_for, forge_for
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED
 
 if TYPE_CHECKING:
     from pipeline.chatops.actions import ImagesBuilt
     from pipeline.chatops.dispatch import Action
-    from pipeline.chatops.handle import ChatForge, CommentHandler, Report
+    from pipeline.chatops.handle import CommentHandler, Report
     from pipeline.config.settings import PlatformSettings
 
 
 def comment_root(repo: Path | None) -> Path | None:
     """The monorepo checkout around ``repo`` (or the current folder), found without starting
     git: a refused comment runs no process at all. /deploy needs none, /build and /dag do."""
-    start = (repo or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / ".somlier" / "platform.yaml").is_file() or (folder / ".git").exists():
-            return folder
-    return None
+    from pipeline.config.location import checkout_root
 
-
-def forge_for(
-    settings: PlatformSettings, environ: Mapping[str, str]
-) -> Callable[[str], ChatForge] | None:
-    """A GitHub client per repository, or None without a token."""
-    from pipeline.config.settings import secret
-
-    token = secret(settings.github.token_env, environ)
-    if token is None:
-        return None
-    api = environ.get("GITHUB_API_URL") or settings.github.api_url
-    pace = environ.get("SOMLIER_GITHUB_PACE", "1") != "0"
-
-    def make(repo: str) -> ChatForge:
-        from pipeline.forge.github import GitHubRepo
-
-        return GitHubRepo(repo, token, api_url=api, pace=pace)
-
-    return make
+    return checkout_root((repo or Path.cwd()).resolve())
 
 
 def provenance_for(
@@ -115,7 +95,12 @@ def action_table(
     from pipeline.chatops import actions
 
     return actions.action_table(
-        root, settings, environ, build_images=build_images, publish_dags=publish_pr_dags
+        root,
+        settings,
+        environ,
+        build_images=build_images,
+        publish_dags=publish_pr_dags,
+        kube_adapters=partial(adapters_for, settings, environ, dry_run=False),
     )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.options import json_option, repo_option
+from pipeline.cli.wiring import settings_at
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ def deploy(
     start = (repo or Path.cwd()).resolve()
     if bundle_dir is not None and not bundle_dir.is_absolute():
         bundle_dir = start / bundle_dir  # like every relative path under -C
-    settings, root = _settings(start)
+    settings, found = settings_at(start)
+    root = found or start
     where = online_deploy.registered(
         request,
         root=root,
@@ -147,14 +149,6 @@ def deploy(
         timeout=timeout,
     )
     return _local(request, where.uri, options, as_json=as_json)
-
-
-def _settings(start: Path) -> tuple[PlatformSettings, Path]:
-    from pipeline.config.settings import load_settings
-    from pipeline.monorepo.discovery import platform_root
-
-    root = platform_root(start)
-    return load_settings(root, os.environ), root or start
 
 
 def _local(
@@ -198,6 +192,7 @@ def _deploy_on_k8s(
     dry_run: bool,
     as_json: bool,
 ) -> int:
+    from pipeline.cli.wiring import adapters_for
     from pipeline.online.kube_deploy import deploy_on_k8s
 
     def echo(line: str) -> None:
@@ -213,6 +208,7 @@ def _deploy_on_k8s(
             dry_run=dry_run,
             echo=echo,
             environ=os.environ,
+            adapters=adapters_for(settings, os.environ, dry_run=dry_run),
             tracking_uri=tracking_uri,
         )
     if as_json:

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli import step_edge
+from pipeline.cli import wiring
 from pipeline.cli.options import json_option, repo_option
 from pipeline.errors import EXIT_OK, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
-    from pipeline.build.buildkit import BuildKitCli
     from pipeline.build.refs import Trigger
     from pipeline.config.settings import PlatformSettings
     from pipeline.steps.flow import Reports
@@ -132,10 +131,10 @@ def step_adapters(
     from pipeline.cli.progress import progress_for
     from pipeline.steps.image_step import StepAdapters
 
-    registry = step_edge.registry_for(settings, environ)
+    registry = wiring.registry_for(settings, environ)
     publisher = partial(_publish_merged, settings, environ) if publish_dags else None
     reports = partial(
-        step_edge.reports_for,
+        wiring.reports_for,
         settings,
         environ,
         repo or settings.github.projects_repo,
@@ -182,23 +181,18 @@ def _files_only(environ: Mapping[str, str]) -> Reports:
 def _builders(
     settings: PlatformSettings, environ: Mapping[str, str], registry: Any, planned: bool
 ) -> Callable[[], Any]:
-    """The factory of the builder the settings choose (Cloud Build, or the engine)."""
-    from pipeline.build.engine import DockerBuilder
-
-    if settings.builder.type == "cloudbuild":
-        from pipeline.build.cloudbuild import CloudBuildBuilder
-
-        if registry is None:
-            raise UserError(
-                "builder.type cloudbuild pushes every image: registry.url is not set",
-                hint="set registry.url (Artifact Registry or GCR) in .somlier/platform.yaml",
-            )
-        cloud = settings.builder.cloudbuild
-        api = environ.get("SOMLIER_CLOUDBUILD_API_URL") or None
-        gcs = environ.get("SOMLIER_GCS_API_URL") or None
-        return partial(CloudBuildBuilder, cloud, api_endpoint=api, storage_endpoint=gcs)
-    buildkit = _buildkit(settings.builder.buildkit, environ) if planned else None
-    return partial(DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit, registry=registry)
+    """The factory of the builder the settings choose (Cloud Build, or the engine; with
+    BuildKit when there is something to build)."""
+    cloud = settings.builder.type == "cloudbuild"
+    if cloud and registry is None:
+        raise UserError(
+            "builder.type cloudbuild pushes every image: registry.url is not set",
+            hint="set registry.url (Artifact Registry or GCR) in .somlier/platform.yaml",
+        )
+    buildkit = (
+        wiring.buildkit_for(settings.builder.buildkit, environ) if planned and not cloud else None
+    )
+    return wiring.builder_factory(settings, environ, registry=registry, buildkit=buildkit)
 
 
 REPO_OPTION = repo_option
@@ -364,21 +358,3 @@ def event(
         link=decision.html_url or None,
         environ=os.environ,
     )
-
-
-def _buildkit(mode: str, environ: Mapping[str, str]) -> BuildKitCli | None:
-    """The docker CLI that builds with BuildKit (builder.buildkit), said once in the log."""
-    from pipeline.build import buildkit
-    from pipeline.resources import cache_dir
-
-    found = buildkit.find(environ, environ.get("DOCKER_HOST"), mode, cache=cache_dir(environ))
-    if found is None and mode == "on":
-        raise UserError(
-            "builder.buildkit is on, but no docker CLI on PATH can build with BuildKit",
-            hint="install docker buildx, or set builder.buildkit: auto",
-        )
-    if found is not None:
-        click.echo(f"BuildKit: {found.executable} ({found.via})", err=True)
-    elif mode == "auto":
-        click.echo("BuildKit: no docker CLI on PATH can drive it; the classic builder", err=True)
-    return found

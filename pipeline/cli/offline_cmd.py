@@ -17,6 +17,7 @@ import click
 from pipeline.cli.dags_cmd import init as dags_init
 from pipeline.cli.lazy import Group
 from pipeline.cli.options import gpu_options, json_option, repo_option
+from pipeline.cli.wiring import settings_at, settings_for
 from pipeline.errors import EXIT_OK, ConfigError, UserError
 from pipeline.offline.spec import TEMPLATES
 
@@ -42,12 +43,6 @@ REPO = repo_option
 @click.group(cls=Group)
 def offline() -> None:
     """Airflow DAGs for the batch jobs of ML projects."""
-
-
-def _settings(root: Path | None) -> PlatformSettings:
-    from pipeline.config.settings import load_settings
-
-    return load_settings(root, os.environ)
 
 
 @offline.command()
@@ -108,11 +103,10 @@ def create(
     DAG_ID.py holding another DAG is kept unless --force is given. Exit 2 on a bad dag_id,
     schedule, command, GPU type or image.
     """
-    from pipeline.monorepo.discovery import platform_root
     from pipeline.offline import plan, spec
 
     base = repo or Path()  # relative paths stay relative in what is printed
-    settings = _settings(platform_root(base.resolve()))
+    settings, _ = settings_at(base)
     built = spec.from_create(
         image=image,
         schedule=schedule,
@@ -235,8 +229,7 @@ def render(
         _open_prs(
             {name: {} for name in gone} | planned.files_by_project(),
             discovery.repo_root(cwd.resolve()),
-            next(iter(settings_of.values()), None)
-            or _settings(discovery.platform_root(cwd.resolve())),
+            next(iter(settings_of.values()), None) or settings_at(cwd)[0],
             prune=True,
             dry_run=dry_run,
             as_json=as_json,
@@ -286,9 +279,9 @@ def _load(
 ) -> tuple[list[ProjectConfig], list[str], dict[Path, PlatformSettings]]:
     """Each file's project, as its path is shown, and the settings of the monorepo around it
     (read once per monorepo), in the order given."""
+    from pipeline.config import location
     from pipeline.config.project import load_project
     from pipeline.config.validation import shown_path
-    from pipeline.monorepo import discovery
 
     configs: list[ProjectConfig] = []
     shown: list[str] = []
@@ -297,9 +290,9 @@ def _load(
     for path in files:
         shown.append(shown_path(path, cwd))
         config = load_project(path, os.environ, shown[-1])
-        root = discovery.platform_root(path.resolve().parent)
+        root = location.platform_root(path.resolve().parent)
         if root not in by_root:
-            by_root[root] = _settings(root)
+            by_root[root] = settings_for(root)
         configs.append(config)
         settings_of[config.path] = by_root[root]
     return configs, shown, settings_of

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.errors import UserError
+from pipeline.forge.names import is_repo
 
 if TYPE_CHECKING:
     from pipeline.build.outcome import Outcome
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
     from pipeline.publish import PublishResult
     from pipeline.publish.projects import Connect, DagsTarget
-
-_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 
 
 def log(line: str) -> None:
@@ -37,7 +36,7 @@ def source_of(
 
     commit = proc.run("git", "rev-parse", "--verify", "HEAD^{commit}", cwd=root).stdout.strip()
     repo = environ.get("GITHUB_REPOSITORY") or settings.github.projects_repo or ""
-    if not _REPO.match(repo):
+    if not is_repo(repo):
         repo = f"local/{re.sub(r'[^A-Za-z0-9_.-]', '-', root.name) or 'monorepo'}"
     return repo, commit
 
@@ -47,7 +46,7 @@ def target(
 ) -> DagsTarget:
     """Where DAGs are published from the checkout at ``root``: ``github.dags_repo``, with a
     GitHub client when there is a token (a dry run may go without one)."""
-    from pipeline.config.settings import secret
+    from pipeline.cli.wiring import clone_url, forge_for, github_token
     from pipeline.publish.projects import DagsTarget
 
     dags_repo = settings.github.dags_repo
@@ -56,26 +55,17 @@ def target(
             "no dags repository to publish to",
             hint="set github.dags_repo in .somlier/platform.yaml (or SOMLIER__GITHUB__DAGS_REPO)",
         )
-    token = secret(settings.github.token_env, environ)
+    token = github_token(settings, environ)
     if token is None and not dry_run:
         raise UserError(
             f"no GitHub token in {settings.github.token_env}",
             hint="a token that may push to the dags repository and open PRs",
         )
-    forge = None
-    if token is not None:
-        from pipeline.forge.github import GitHubRepo
-
-        forge = GitHubRepo(
-            dags_repo,
-            token,
-            api_url=environ.get("GITHUB_API_URL") or settings.github.api_url,
-            pace=environ.get("SOMLIER_GITHUB_PACE", "1") != "0",
-        ).pulls()
-    server = environ.get("GITHUB_SERVER_URL") or "https://github.com"
-    clone_url = environ.get("SOMLIER_DAGS_CLONE_URL") or f"{server}/{dags_repo}.git"
+    forges = forge_for(settings, environ)
+    forge = forges(dags_repo).pulls() if forges is not None else None
+    clone = clone_url(dags_repo, environ, "SOMLIER_DAGS_CLONE_URL")
     source_repo, head = source_of(root, settings, environ)
-    return DagsTarget(dags_repo, clone_url, forge, token, root, source_repo, head)
+    return DagsTarget(dags_repo, clone, forge, token, root, source_repo, head)
 
 
 def connector(root: Path, settings: PlatformSettings, environ: Mapping[str, str]) -> Connect:

@@ -27,7 +27,7 @@ def report(results: tuple[Path, ...], as_json: bool, repo: Path | None) -> int:
     prints the object `pipeline build --json` prints. Exit 1 when a project failed, 2 when a
     result file is not one.
     """
-    from pipeline.cli import step_edge
+    from pipeline.cli import wiring
     from pipeline.cli.images_cmd import _root, echo_result
     from pipeline.config.settings import load_settings
     from pipeline.steps.batch_results import report_batches
@@ -36,6 +36,6 @@ def report(results: tuple[Path, ...], as_json: bool, repo: Path | None) -> int:
     root = _root(repo)
     settings = load_settings(root, environ)
     name = environ.get("GITHUB_REPOSITORY") or settings.github.projects_repo
-    reports = partial(step_edge.reports_for, settings, environ, name, to_github=True)
+    reports = partial(wiring.reports_for, settings, environ, name, to_github=True)
     result = report_batches(results, repo=name or root.name, link=None, reports=reports)
     return echo_result(result, as_json=as_json)

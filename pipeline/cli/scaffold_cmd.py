@@ -243,12 +243,11 @@ def notebook_profiles(
     8 cores / 32 GiB), GPU type and count, disk size, idle culling, the shared volumes. The values
     are validated, and so is every pod they describe (kubernetes-validate, strict).
     """
-    from pipeline.config.settings import load_settings
+    from pipeline.cli.wiring import settings_at
     from pipeline.errors import UserError
-    from pipeline.monorepo.discovery import platform_root
     from pipeline.scaffold import profiles
 
-    settings = load_settings(platform_root((repo or Path.cwd()).resolve()), os.environ)
+    settings, _ = settings_at(repo or Path.cwd())
     text = profiles.render(settings)
     values = profiles.check(text)
     pods = None if no_pod_check else profiles.check_pods(values, settings.kubernetes.version)

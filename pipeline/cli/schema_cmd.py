@@ -57,7 +57,7 @@ def schema(
 
 
 def _monorepo(start: Path) -> Path:
-    from pipeline.monorepo.discovery import platform_root
+    from pipeline.config.location import platform_root
 
     start = start.resolve()
     root = platform_root(start) if start.is_dir() else None

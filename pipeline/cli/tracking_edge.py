@@ -13,14 +13,6 @@ if TYPE_CHECKING:
     from pipeline.online.tracking import Tracking
 
 
-def settings(base: Path) -> PlatformSettings:
-    """The platform settings of the monorepo around ``base``."""
-    from pipeline.config.settings import load_settings
-    from pipeline.monorepo.discovery import platform_root
-
-    return load_settings(platform_root(base.resolve()), os.environ)
-
-
 def tracking(base: Path, platform: PlatformSettings) -> Tracking:
     """MLFLOW_TRACKING_URI > settings mlflow.tracking_uri > .somlier/mlflow.db of the repo."""
     from pipeline.online.tracking import for_repo
@@ -35,11 +27,12 @@ def tracking(base: Path, platform: PlatformSettings) -> Tracking:
 def local_run_environment(project_root: Path, project_name: str) -> dict[str, str]:
     """The store variables ``somlier config run`` gives an entrypoint (see
     pipeline.online.tracking.project_run_environment)."""
+    from pipeline.cli.wiring import settings_at
     from pipeline.online.tracking import project_run_environment
 
     return project_run_environment(
         project_root,
         project_name,
         environ=os.environ,
-        settings_uri=lambda: settings(project_root).mlflow.tracking_uri,
+        settings_uri=lambda: settings_at(project_root)[0].mlflow.tracking_uri,
     )

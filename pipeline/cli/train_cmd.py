@@ -14,18 +14,13 @@ from typing import TYPE_CHECKING
 import click
 
 from pipeline.cli.options import gpu_options, json_option, output_option, repo_option
+from pipeline.cli.wiring import settings_at
 
 if TYPE_CHECKING:
     from pipeline.config.settings import PlatformSettings
     from pipeline.online.tracking import Tracking
     from pipeline.online.train import RunResult
     from pipeline.online.training import Trained, TrainStart
-
-
-def _settings(base: Path) -> PlatformSettings:
-    from pipeline.cli.tracking_edge import settings
-
-    return settings(base)
 
 
 def _tracking(base: Path, settings: PlatformSettings) -> Tracking:
@@ -124,7 +119,7 @@ def train(
     )  # fmt: skip
     grid = parse_params(params)
     base = repo or Path()
-    settings = _settings(base)
+    settings, _ = settings_at(base)
     tracking = _tracking(base, settings)
     request = training.TrainRequest(
         project=project_name,
@@ -214,7 +209,7 @@ def register(
     from pipeline.online.registry import register as register_model
 
     base = repo or Path()
-    tracking = _tracking(base, _settings(base))
+    tracking = _tracking(base, settings_at(base)[0])
     done = register_model(run_id, model_name, tracking=tracking, alias=alias, model=model)
     if as_json:
         click.echo(json.dumps(done.to_json(), indent=2))

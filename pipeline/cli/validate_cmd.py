@@ -12,6 +12,7 @@ import click
 
 from pipeline.cli import output
 from pipeline.cli.options import json_option
+from pipeline.config import location
 from pipeline.config.project import FileReport
 from pipeline.config.validation import Result, shown_path, validate_files
 from pipeline.errors import EXIT_OK, EXIT_USER_ERROR, ConfigError, UserError
@@ -30,7 +31,7 @@ def _platform(
     and their ``${VAR}`` rule."""
     from pipeline.config import settings, variables
 
-    root = discovery.platform_root(start)
+    root = location.platform_root(start)
     if root is None:
         return None, None, variables.for_root(None, os.environ)
     path = root / settings.FILENAME
@@ -81,7 +82,7 @@ def _offline_jobs(
 def _note_stale_schemas(start: Path) -> None:
     """Say (on stderr, whatever the format) when the monorepo's editor schemas are not the
     installed somlier's."""
-    root = discovery.platform_root(start)
+    root = location.platform_root(start)
     if root is None:
         return
     from pipeline.scaffold.editor import stale_copy

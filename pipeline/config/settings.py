@@ -2,8 +2,8 @@
 ``SOMLIER__SECTION__KEY`` environment variables, validated by ``schemas/platform.schema.json``.
 
 The environment is passed in (read once at the CLI edge). Tokens never live here: the settings
-name the variable that holds each one, and :func:`secret` reads it into a :class:`Secret` whose
-``repr`` and ``str`` are redacted.
+name the variable that holds each one, and :func:`pipeline.secret.secret` reads it into a redacted
+:class:`~pipeline.secret.Secret`.
 """
 
 from __future__ import annotations
@@ -21,23 +21,6 @@ from pipeline.errors import ConfigError, Diagnostic, UserError
 FILENAME = Path(".somlier") / "platform.yaml"
 SCHEMA = "platform"
 ENV_PREFIX = "SOMLIER__"
-
-
-class Secret:
-    """A token: usable through :meth:`reveal`, redacted everywhere else."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,12 +176,6 @@ class PlatformSettings:
     api: Api = field(default_factory=Api)
     interpolation: Interpolation = field(default_factory=Interpolation)
     source: Path | None = None  # the file read, if any
-
-
-def secret(variable: str, environ: Mapping[str, str]) -> Secret | None:
-    """The token held by ``variable`` (a name from the settings), or None when unset or empty."""
-    value = environ.get(variable, "")
-    return Secret(value) if value else None
 
 
 def _subschema(path: list[str]) -> dict[str, Any]:

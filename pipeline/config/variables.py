@@ -172,6 +172,6 @@ def for_root(root: Path | None, environ: Mapping[str, str]) -> Variables:
 
 def for_file(path: Path, environ: Mapping[str, str]) -> Variables:
     """The rule for the somlier.yaml at ``path``: that of the monorepo around it."""
-    from pipeline.monorepo.discovery import platform_root
+    from pipeline.config.location import platform_root
 
     return for_root(platform_root(path.resolve().parent), environ)

@@ -10,12 +10,11 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipeline.config.settings import Secret
 from pipeline.errors import MissingDependency, StepFailed
+from pipeline.secret import Secret
 
 if TYPE_CHECKING:
-    from pipeline.chatops.permissions import PullState
-    from pipeline.forge.pulls import PullRequests
+    from pipeline.forge.pulls import PullRequests, PullState
 
 State = Literal["pending", "success", "failure", "error"]
 
@@ -226,7 +225,7 @@ class GitHubRepo:
         request, two with the reviews."""
         from github import GithubException
 
-        from pipeline.chatops.permissions import PullState
+        from pipeline.forge.pulls import PullState
 
         try:
             pull = self._repo.get_pull(number)

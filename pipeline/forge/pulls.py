@@ -22,6 +22,18 @@ class PullRef:
 
 
 @dataclass(frozen=True)
+class PullState:
+    """A pull request as a permission check sees it."""
+
+    head_sha: str
+    open: bool
+    mergeable: bool | None  # None: GitHub has not computed it yet
+    approvers: tuple[str, ...] = ()  # reviewers whose latest review approves the head commit
+    blockers: tuple[str, ...] = ()  # reviewers whose latest review requests changes
+    base: str = ""  # the branch it merges into
+
+
+@dataclass(frozen=True)
 class Upserted:
     pull: PullRef
     created: bool

@@ -19,26 +19,6 @@ def repo_root(start: Path) -> Path | None:
     return Path(result.stdout.strip()) if result.returncode == 0 else None
 
 
-def checkout_root(start: Path) -> Path | None:
-    """The nearest folder from ``start`` up that holds ``.somlier/platform.yaml`` or ``.git``,
-    found without starting git: ``config run`` uses it inside images, which have no git."""
-    for folder in (start, *start.parents):
-        if (folder / ".somlier" / "platform.yaml").is_file() or (folder / ".git").exists():
-            return folder
-    return None
-
-
-def platform_root(start: Path) -> Path | None:
-    """The nearest folder from ``start`` up holding ``.somlier/platform.yaml``, not leaving the
-    git work tree; found without starting git, so ``validate`` stays fast."""
-    for folder in (start, *start.parents):
-        if (folder / ".somlier" / "platform.yaml").is_file():
-            return folder
-        if (folder / ".git").exists():
-            return None
-    return None
-
-
 def tracked_projects(root: Path) -> list[Path]:
     """Every somlier.yaml of the work tree at ``root``: committed, staged, or new, not ignored."""
     result = proc.run(

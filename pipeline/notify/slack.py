@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.config.settings import Secret
 from pipeline.errors import MissingDependency
 from pipeline.notify.message import Message
+from pipeline.secret import Secret
 
 MAX_RETRIES = 3
 

@@ -20,15 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.config.settings import Secret
 from pipeline.errors import UserError
+from pipeline.forge.names import is_repo
 from pipeline.online.manifests import Manifest, ServingSpec, model_label, object_name
 from pipeline.online.release import Action
 from pipeline.publish import Identity, PullForge, split_credentials
 from pipeline.publish.dagsrepo import PublishError, RepoClone
-from pipeline.publish.model import REPO, check_target
+from pipeline.publish.model import check_target
 from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode
 from pipeline.publish.publisher import ATTEMPTS, DELAY, with_retries
+from pipeline.secret import Secret
 
 RELEASE_FILE = "release.yaml"
 MARKER = "<!-- somlier:deploy {model} {env} -->"
@@ -117,7 +118,7 @@ class GitOpsRequest:
         object.__setattr__(self, "clone_url", url)
         if token is not None:
             object.__setattr__(self, "token", token)
-        if not REPO.fullmatch(self.repo):
+        if not is_repo(self.repo):
             raise UserError(
                 f"deploy repository {self.repo!r} is not written owner/name",
                 hint="set github.deploy_repo in .somlier/platform.yaml",

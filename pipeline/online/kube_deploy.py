@@ -8,7 +8,7 @@ with the release record, then one branch and PR per model and environment
 from the record on the deploy repository's default branch, in the same branch and PR.
 
 Adapters (registry, builder, GitHub, the token) are built at the edge by
-:func:`pipeline.online.kube_adapters.adapters_for` from the environment the CLI passes in;
+:func:`pipeline.cli.wiring.adapters_for` from the environment the CLI passes in;
 nothing here reads ``os.environ``.
 """
 
@@ -25,7 +25,7 @@ from pipeline.config.settings import PlatformSettings
 from pipeline.errors import UserError
 from pipeline.online import gitops, manifests, release
 from pipeline.online.gitops import Change, GitOpsRequest, GitOpsResult
-from pipeline.online.kube_adapters import KubeAdapters, adapters_for
+from pipeline.online.kube_adapters import KubeAdapters
 from pipeline.online.manifests import Manifest, ServingSpec
 from pipeline.online.names import check_model_name, spelling_clash
 from pipeline.online.release import Action
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 Echo = Callable[[str], None]
 
-__all__ = ["KubeAdapters", "KubeDeployment", "adapters_for", "deploy_on_k8s", "rollback_on_k8s"]
+__all__ = ["KubeAdapters", "KubeDeployment", "deploy_on_k8s", "rollback_on_k8s"]
 
 
 @dataclass(frozen=True)
@@ -231,20 +231,19 @@ def deploy_on_k8s(
     echo: Echo,
     environ: Mapping[str, str] | None = None,
     online: OnlineSpec | None = None,
-    adapters: KubeAdapters | None = None,
+    adapters: KubeAdapters,
     tracking_uri: str | None = None,
     before_push: Callable[[], None] | None = None,
 ) -> KubeDeployment:
     """Serve ``request`` on Kubernetes through a PR in ``github.deploy_repo``.
 
     ``online``: the project's serving defaults (``somlier.yaml`` ``online:``); ``adapters``:
-    built from ``environ`` (the process environment, read by the CLI) when not given;
+    the outside world (:func:`pipeline.cli.wiring.adapters_for` builds them at the edge);
     ``tracking_uri``: the MLflow registry to build the image from (default:
     ``mlflow.tracking_uri`` of the settings); ``before_push``: called right before the push to
     the deploy repository, raises to stop it.
     """
     online = online or OnlineSpec()
-    adapters = adapters or adapters_for(settings, environ or {}, dry_run=dry_run)
     _preflight(adapters, settings, dry_run=dry_run)
     manifests.serving_spec(request, online=online, settings=settings, image="checked:early")
     work = adapters.workdir or Path(tempfile.gettempdir())
@@ -343,14 +342,13 @@ def rollback_on_k8s(
     dry_run: bool,
     echo: Echo,
     environ: Mapping[str, str] | None = None,
-    adapters: KubeAdapters | None = None,
+    adapters: KubeAdapters,
 ) -> KubeDeployment:
     """Open (or update) the PR that deploys the release before the one on the deploy
     repository's default branch, with the image, resources and options it ran with."""
     check_model_name(model_name)
     if env not in ENVIRONMENTS:
         raise UserError(f"invalid environment {env!r}", hint="dev or prod")
-    adapters = adapters or adapters_for(settings, environ or {}, dry_run=dry_run)
     _preflight(adapters, settings, dry_run=dry_run)
     made: list[tuple[ServingSpec, list[Manifest], str | None]] = []
 

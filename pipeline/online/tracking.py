@@ -109,7 +109,7 @@ def project_run_environment(
     (its ``MLFLOW_TRACKING_URI`` and ``MLFLOW_EXPERIMENT_NAME``); ``settings_uri``: the
     platform settings' URI, asked for only when the environment names no store. The default
     store's folder is created (SQLite makes the file, not its folder)."""
-    from pipeline.monorepo.discovery import checkout_root
+    from pipeline.config.location import checkout_root
 
     env_uri = environ.get("MLFLOW_TRACKING_URI")
     configured = "" if env_uri else settings_uri()

@@ -19,7 +19,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline import proc
-from pipeline.config.settings import Secret
 from pipeline.errors import StepFailed
 from pipeline.publish.gitparse import (
     Push,
@@ -32,6 +31,7 @@ from pipeline.publish.gitparse import (
 )
 from pipeline.publish.model import Identity
 from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode, file_name
+from pipeline.secret import Secret
 
 _NULL_OID = "0" * 40
 # Read from the caller's environment: what git needs to find itself and the network.

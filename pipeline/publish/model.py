@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pipeline.config.settings import Secret
 from pipeline.errors import UserError
+from pipeline.forge.names import is_repo
 from pipeline.forge.pulls import PullRef, Upserted
+from pipeline.secret import Secret
 
 # Matched with fullmatch: "$" would let a trailing newline through.
 DAG_ID = re.compile(r"[a-z][a-z0-9_]*")
 PROJECT = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")  # a DNS-1123 label
-REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 BRANCH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
@@ -130,7 +130,7 @@ def check_request(request: PublishRequest) -> None:
             hint="a dag_id matches ^[a-z][a-z0-9_]*$",
         )
     for name, value in (("repository", request.repo), ("source repository", request.source_repo)):
-        if not REPO.fullmatch(value):
+        if not is_repo(value):
             raise UserError(f"{name} {value!r} is not written owner/name")
     if not SHA.fullmatch(request.source_commit):
         raise UserError(f"source commit {request.source_commit!r} is not a full hex commit id")

@@ -22,7 +22,8 @@ from pipeline.publish.publisher import publish_dags
 
 if TYPE_CHECKING:
     from pipeline.config.model import ProjectConfig
-    from pipeline.config.settings import PlatformSettings, Secret
+    from pipeline.config.settings import PlatformSettings
+    from pipeline.secret import Secret
 
 Log = Callable[[str], None]
 Groups = Mapping[str, Mapping[str, str]]  # project -> its full set of DAG files {dag_id: source}

@@ -23,11 +23,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from pipeline.config.settings import Secret
 from pipeline.forge.pulls import PullRef
 from pipeline.publish import plan
 from pipeline.publish.dagsrepo import PublishError, RepoClone, is_ancestor
 from pipeline.publish.model import Identity, PublishRequest, PublishResult, Status
+from pipeline.secret import Secret
 
 ATTEMPTS = 5
 DELAY = 0.5  # seconds before the second attempt; doubled each time, jittered

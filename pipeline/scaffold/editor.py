@@ -45,7 +45,7 @@ def project_schema(project_dir: Path) -> str | None:
     """What a new project's somlier.yaml names in its ``$schema=`` modeline: the schema copy of
     the monorepo around ``project_dir`` (found as ``somlier validate`` finds the platform
     settings), or None outside a monorepo that has one."""
-    from pipeline.monorepo.discovery import platform_root
+    from pipeline.config.location import platform_root
 
     start = project_dir.resolve()
     existing = next((p for p in (start, *start.parents) if p.is_dir()), start)

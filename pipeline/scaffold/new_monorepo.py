@@ -21,6 +21,7 @@ import yaml
 from pipeline import resources
 from pipeline.build import wheel
 from pipeline.errors import UserError
+from pipeline.forge.names import is_repo
 from pipeline.render import Quoted
 from pipeline.scaffold import editor, tree
 
@@ -29,7 +30,6 @@ WORKFLOWS = PurePosixPath(".github/workflows")
 ACTIONS = PurePosixPath(".github/actions")
 _OWN = "$/.github/actions/"
 _SHARED = "lib"  # the script the actions share (run-somlier.sh)
-_REPO = r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
 
 
 def workflow_sources() -> list[Path]:
@@ -82,7 +82,7 @@ def somlier_requirement(origin: wheel.Origin) -> str:
 
 
 def render(name: str, projects_repo: str | None) -> list[tree.File]:
-    if projects_repo and not re.fullmatch(_REPO, projects_repo):
+    if projects_repo and not is_repo(projects_repo):
         raise UserError(f"--projects-repo {projects_repo!r} is not owner/name")
     context = {
         "name": name,

@@ -32,9 +32,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
-from pipeline.config.settings import Secret
 from pipeline.errors import StepFailed, UserError
 from pipeline.online.request import DeployRequest
+from pipeline.secret import Secret
 from pipeline.server import webhooks
 from pipeline.server.auth import authorized, require_token, unauthorized
 from pipeline.server.deployers import LOCAL_REFUSED

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from pipeline.config.settings import Secret
+from pipeline.secret import Secret
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -9,22 +9,30 @@ the CLI. The heavy modules are imported when a deployment runs, so the API start
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import UserError
 from pipeline.online.request import DeployRequest
 from pipeline.server.worker import Deployer, Progress
 
+if TYPE_CHECKING:
+    from pipeline.online.kube_adapters import KubeAdapters
+
 LOCAL_REFUSED = "local serving is only available from the CLI: use `somlier online deploy`"
 
 
 def default_deployer(
-    settings: PlatformSettings, environ: Mapping[str, str], *, tracking_uri: str | None = None
+    settings: PlatformSettings,
+    environ: Mapping[str, str],
+    *,
+    tracking_uri: str | None = None,
+    adapters: Callable[[], KubeAdapters] | None = None,
 ) -> Deployer:
     """``environ``: the process environment, read by the CLI (tokens, DOCKER_HOST, PATH...);
     ``tracking_uri``: the MLflow registry the models are read from (as :func:`registry_check`
-    asks it)."""
+    asks it); ``adapters``: builds the outside world of one deployment (the CLI passes
+    :func:`pipeline.cli.wiring.adapters_for`); required once a deployment gets that far."""
     environ = dict(environ)
 
     def deploy(request: DeployRequest, progress: Progress) -> dict[str, Any]:
@@ -41,12 +49,19 @@ def default_deployer(
             dry_run=False,
             echo=progress,
             environ=environ,
+            adapters=_built(adapters),
             tracking_uri=tracking_uri,
         )
         result: dict[str, Any] = done.to_json()
         return result
 
     return deploy
+
+
+def _built(adapters: Callable[[], KubeAdapters] | None) -> KubeAdapters:
+    if adapters is None:
+        raise RuntimeError("default_deployer was given no adapters to deploy with")
+    return adapters()
 
 
 def registry_check(tracking_uri: str) -> Callable[[DeployRequest], None]:
@@ -64,7 +79,7 @@ def registry_check(tracking_uri: str) -> Callable[[DeployRequest], None]:
 def _server_can_deploy(settings: PlatformSettings, environ: Mapping[str, str]) -> None:
     """What the server itself lacks, said for an API client: the CLI's hints (``--dry-run``,
     set a variable) are for the operator, not something a request can do."""
-    from pipeline.config.settings import secret
+    from pipeline.secret import secret
 
     operator = "ask the operator of somlier api to set it and restart the server"
     if not settings.github.deploy_repo:

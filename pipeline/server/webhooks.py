@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.config.settings import Secret
+from pipeline.secret import Secret
 from pipeline.server.deliveries import Claim, DeliveryStore, signed_keys
 
 __all__ = ["Claim", "DeliveryStore", "WebhookReceiver", "receiver_for", "signature", "verify"]

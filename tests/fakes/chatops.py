@@ -10,8 +10,8 @@ from typing import Any
 
 from pipeline.chatops.dispatch import ActionContext, ActionResult
 from pipeline.chatops.parse import Command
-from pipeline.chatops.permissions import PullState
 from pipeline.forge.github import Comment
+from pipeline.forge.pulls import PullState
 from tests.helpers.data import webhook_payload
 
 REPO = "acme/ml-projects"

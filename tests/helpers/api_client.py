@@ -36,7 +36,7 @@ def store(tmp_path: Path) -> Iterator[DeploymentStore]:
 @pytest.fixture
 def client(store: DeploymentStore) -> Iterator[Client]:
     """``client(deployer, token=TOKEN, queue_size=16)``: a TestClient with the lifespan running."""
-    from pipeline.config.settings import Secret
+    from pipeline.secret import Secret
     from pipeline.server.app import ApiConfig, create_app
     from tests.helpers.api_fakes import TOKEN, instant
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.build.registry import Registry
-from pipeline.config.settings import GitHub, PlatformSettings, Secret
+from pipeline.config.settings import GitHub, PlatformSettings
 from pipeline.config.settings import Registry as RegistrySettings
 from pipeline.forge.github import GitHubRepo
 from pipeline.online.kube_deploy import KubeAdapters
+from pipeline.secret import Secret
 from tests.fakes.github import FakeGitHub
 from tests.helpers.git import GitRepo
 from tests.integration.services import docker, manifest_digest

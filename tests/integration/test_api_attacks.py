@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.config.settings import Secret
+from pipeline.secret import Secret
 from pipeline.server.deliveries import DeliveryStore
 from pipeline.server.webhooks import signature
 from tests.fakes.chatops import REPO, comment_payload

@@ -28,9 +28,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pipeline.config.settings import Secret
 from pipeline.online.kube_deploy import deploy_on_k8s
 from pipeline.online.request import DeployRequest
+from pipeline.secret import Secret
 from pipeline.server.app import ApiConfig, create_app
 from pipeline.server.deployers import LOCAL_REFUSED
 from pipeline.server.store import DeploymentStore

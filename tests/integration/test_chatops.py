@@ -14,8 +14,8 @@ import pytest
 from pipeline.chatops.dispatch import ActionContext, ActionResult
 from pipeline.chatops.handle import handle
 from pipeline.chatops.parse import Command
-from pipeline.cli.comment_edge import forge_for
 from pipeline.cli.main import main
+from pipeline.cli.wiring import forge_for
 from pipeline.config.settings import PlatformSettings
 from tests.fakes.chatops import REPO, comment_payload
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401

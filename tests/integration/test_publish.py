@@ -20,10 +20,10 @@ from urllib.parse import unquote
 import pytest
 
 from pipeline import proc
-from pipeline.config.settings import Secret
 from pipeline.forge.github import ForgeError, GitHubRepo
 from pipeline.forge.pulls import PullRequests
 from pipeline.publish import PublishError, PublishRequest, PublishResult, publish_dags
+from pipeline.secret import Secret
 from tests.fakes.fixtures import fake_github_fixture, pygithub  # noqa: F401
 from tests.fakes.github import FakeGitHub
 from tests.helpers.git import GitRepo, MakeRepo

@@ -17,7 +17,8 @@ import pytest
 import uvicorn
 
 from pipeline.cli.api_cmd import webhook_receiver
-from pipeline.config.settings import GitHub, PlatformSettings, Secret
+from pipeline.config.settings import GitHub, PlatformSettings
+from pipeline.secret import Secret
 from pipeline.server.app import ApiConfig, create_app
 from pipeline.server.deliveries import Claim
 from pipeline.server.store import DeploymentStore

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from pipeline import __version__
-from pipeline.config.settings import PlatformSettings, Secret
+from pipeline.config.settings import PlatformSettings
+from pipeline.secret import Secret
 from pipeline.server.app import ApiConfig, create_app
 from pipeline.server.deployers import LOCAL_REFUSED, default_deployer
 from pipeline.server.store import INTERRUPTED, DeploymentStore

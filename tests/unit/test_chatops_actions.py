@@ -76,7 +76,12 @@ def test_the_build_reply_lists_each_image_its_cache_hits_and_failures(head_tree:
         return ImagesBuilt(False, report)
 
     table = action_table(
-        head_tree, PlatformSettings(), ENVIRON, build_images=build_images, publish_dags=unused
+        head_tree,
+        PlatformSettings(),
+        ENVIRON,
+        build_images=build_images,
+        publish_dags=unused,
+        kube_adapters=unused,
     )
     result = table["build"](parse_line(0, "/build alpha beta gamma"), ctx())
     assert result == ActionResult(
@@ -101,6 +106,7 @@ def test_a_build_with_nothing_to_build_says_so(head_tree: Path) -> None:
         ENVIRON,
         build_images=lambda tree, **kwargs: ImagesBuilt(True, {"images": []}),
         publish_dags=unused,
+        kube_adapters=unused,
     )
     result = table["build"](parse_line(0, "/build"), ctx())
     assert (result.ok, result.summary) == (True, "nothing to build")
@@ -114,7 +120,12 @@ def test_the_dag_reply_lists_one_pull_request_per_project(head_tree: Path) -> No
         return [Published(f.rsplit("/", 1)[1]) for f in folders if f != "projects/none"]
 
     table = action_table(
-        head_tree, PlatformSettings(), ENVIRON, build_images=unused, publish_dags=publish_dags
+        head_tree,
+        PlatformSettings(),
+        ENVIRON,
+        build_images=unused,
+        publish_dags=publish_dags,
+        kube_adapters=unused,
     )
     named = table["dag"](parse_line(0, "/dag alpha"), ctx())
     assert named == ActionResult(
@@ -129,7 +140,14 @@ def test_the_dag_reply_lists_one_pull_request_per_project(head_tree: Path) -> No
 
 def test_the_issue_comment_job_answers_build_and_dag_without_running_them() -> None:
     table = for_github_actions(
-        action_table(None, PlatformSettings(), {}, build_images=unused, publish_dags=unused)
+        action_table(
+            None,
+            PlatformSettings(),
+            {},
+            build_images=unused,
+            publish_dags=unused,
+            kube_adapters=unused,
+        )
     )
     assert list(table) == ["deploy", "rollback", "build", "dag"]
     for line in ("/build alpha", "/dag"):

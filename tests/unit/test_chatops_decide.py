@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from pipeline.chatops.decide import Accepted, CommentEvent, Ignored, Refused, classify, decide
-from pipeline.chatops.permissions import OWNERS_PATH, Facts, PullState, gather, parse_owners
+from pipeline.chatops.permissions import OWNERS_PATH, Facts, gather, parse_owners
+from pipeline.forge.pulls import PullState
 from tests.fakes.chatops import HEAD, MemoryForge, comment_payload
 
 OWNERS = b"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config.settings import Secret
+from pipeline.secret import Secret
 from pipeline.server.deliveries import Claim, DeliveryStore, signed_keys
 from pipeline.server.webhooks import same_repository, signature, verify
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from pipeline.cli.wiring import adapters_for
 from pipeline.config.settings import GitHub, PlatformSettings
 from pipeline.config.settings import Registry as RegistrySettings
-from pipeline.online.kube_deploy import adapters_for
 
 TOKEN = "ghs_CANARY0123456789abcdefCANARY"
 SETTINGS = PlatformSettings(

@@ -20,8 +20,9 @@ from pipeline.build.cloudbuild import build_spec
 from pipeline.build.dockerfile import without_mounts
 from pipeline.build.engine import BuildFailed, BuildJob, DockerBuilder, classic_context
 from pipeline.build.refs import ImageName
-from pipeline.config.settings import Packages, Secret, load_settings
+from pipeline.config.settings import Packages, load_settings
 from pipeline.errors import ConfigError, StepFailed, UserError
+from pipeline.secret import Secret
 
 TOKEN = "s3cr3t-t0ken-value"
 SECRET_URL = f"https://builder:{TOKEN}@pypi.example.com/simple/"

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from github import GithubException
 
-from pipeline.config.settings import Secret
 from pipeline.errors import UserError
 from pipeline.forge.github import ForgeError
 from pipeline.forge.pulls import PullRef, PullRequests, Upserted
@@ -32,6 +31,7 @@ from pipeline.publish.plan import (
     target_tree,
 )
 from pipeline.publish.publisher import MAX_DELAY, backoff
+from pipeline.secret import Secret
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 TOKEN = "ghs_unitCANARY42"

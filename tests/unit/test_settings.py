@@ -12,13 +12,12 @@ import pytest
 from pipeline.config import settings
 from pipeline.config.settings import (
     PlatformSettings,
-    Secret,
     Toleration,
     apply_environment,
     load_settings,
-    secret,
 )
 from pipeline.errors import ConfigError, Diagnostic, UserError
+from pipeline.secret import Secret, secret
 
 WriteTree = Callable[[Path, dict[str, Any]], Path]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ml-projects"
