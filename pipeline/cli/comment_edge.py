@@ -67,7 +67,7 @@ def build_images(
     branch (never the PR's), reported on the PR."""
     from pipeline.chatops.actions import ImagesBuilt
     from pipeline.cli.images_cmd import step_adapters
-    from pipeline.config.settings import pinned
+    from pipeline.config.pins import pinned
     from pipeline.steps.image_step import run_image_step
 
     with pinned(tree, settings):  # the PR's tree holds the PR's edit of the settings file
@@ -116,7 +116,7 @@ def publish_pr_dags(
     as the PR build tags it), in one PR per project in the dags repository: the feature
     (:func:`pipeline.publish.projects.publish_pr_dags`) with the dags repository wired here."""
     from pipeline.cli.publish_edge import connector, log
-    from pipeline.config.settings import pinned
+    from pipeline.config.pins import pinned
     from pipeline.publish.projects import publish_pr_dags as publish
 
     with pinned(root, settings):  # the PR's tree holds the PR's edit of the settings file

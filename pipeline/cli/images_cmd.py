@@ -65,7 +65,8 @@ def _run(
     from the checkout. ``publish_dags``: on
     a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs.
     ``results``: a batch of a matrix build: write the result there, post nothing."""
-    from pipeline.config.settings import load_settings, pinned
+    from pipeline.config.pins import pinned
+    from pipeline.config.settings import load_settings
     from pipeline.config.settings_at import load_settings_at
     from pipeline.steps.image_step import run_image_step
 

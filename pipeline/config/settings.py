@@ -8,8 +8,7 @@ name the variable that holds each one, and :func:`pipeline.secret.secret` reads 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -259,41 +258,14 @@ def _build(data: dict[str, Any], source: Path | None) -> PlatformSettings:
     )
 
 
-_PINNED: dict[Path, PlatformSettings] = {}
-
-
-@contextlib.contextmanager
-def pinned(root: Path, settings: PlatformSettings) -> Iterator[None]:
-    """Within the block, the settings of the monorepo at ``root`` are ``settings``, whatever
-    its file says, for every reader (the image step, change detection's global paths, the
-    variables a somlier.yaml may read). A pull request's run pins its checkout to the settings
-    of the branch it goes into (:mod:`pipeline.config.settings_at`): the file of the checkout
-    is the PR's own edit."""
-    key = root.resolve()
-    before = _PINNED.get(key)
-    _PINNED[key] = settings
-    try:
-        yield
-    finally:
-        if before is None:
-            _PINNED.pop(key, None)
-        else:
-            _PINNED[key] = before
-
-
-def pinned_for(root: Path | None) -> PlatformSettings | None:
-    """The settings pinned for ``root`` (:func:`pinned`), if any."""
-    if not _PINNED or root is None:
-        return None
-    return _PINNED.get(root.resolve())
-
-
 def load_settings(root: Path | None, environ: Mapping[str, str]) -> PlatformSettings:
     """Settings of the monorepo at ``root`` (``None``: defaults and environment only), or those
-    :func:`pinned` for it.
+    :func:`~pipeline.config.pins.pinned` for it.
 
     A load that succeeded before with the same inputs is read back from
     :mod:`~pipeline.config.settings_cache` instead of parsed and validated again."""
+    from pipeline.config.pins import pinned_for
+
     pin = pinned_for(root)
     if pin is not None:
         return pin

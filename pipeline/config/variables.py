@@ -150,7 +150,8 @@ def for_root(root: Path | None, environ: Mapping[str, str]) -> Variables:
     """The rule of the monorepo at ``root``. Settings that do not load give the strictest rule
     (nothing allowed): their own errors are reported where they are loaded."""
     from pipeline.config import settings_cache
-    from pipeline.config.settings import PlatformSettings, load_settings, pinned_for
+    from pipeline.config.pins import pinned_for
+    from pipeline.config.settings import PlatformSettings, load_settings
     from pipeline.errors import UserError
 
     pin = pinned_for(root)

@@ -110,7 +110,7 @@ def global_paths(root: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
     as a whole, and ``SOMLIER__…`` variables): from the settings cache when this monorepo's
     settings were loaded before, which spares importing and defining them."""
     from pipeline.config import settings_cache
-    from pipeline.config.settings import pinned_for
+    from pipeline.config.pins import pinned_for
 
     pin = pinned_for(root)
     if pin is not None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import variables
-from pipeline.config.settings import PlatformSettings, load_settings, pinned
+from pipeline.config.pins import pinned
+from pipeline.config.settings import PlatformSettings, load_settings
 from pipeline.errors import ConfigError
 from pipeline.monorepo.detect import global_paths
 
