@@ -269,8 +269,8 @@ import sys, time
 start = time.perf_counter()
 import pipeline.cli.main
 cli = time.perf_counter()
-from pipeline.build import buildkit, context, engine, registry
-from pipeline.cli import images_cmd, wiring
+from pipeline.images import buildkit, context, engine, registry
+from pipeline.cli import pipeline_build_cmd, wiring
 from pipeline.config import settings
 from pipeline.monorepo import detect
 from pipeline.steps import flow, images
@@ -289,7 +289,7 @@ def timed(name, owner, attr):
             spent[name] = spent.get(name, 0.0) + time.perf_counter() - begin
     setattr(owner, attr, wrapper)
 
-timed("git rev-parse --show-toplevel (_root)", images_cmd, "_root")
+timed("git rev-parse --show-toplevel (_root)", pipeline_build_cmd, "_root")
 timed("platform settings (load_settings)", settings, "load_settings")
 timed("change detection (detect)", detect, "detect")
 timed("read + validate the changed somlier.yaml", flow, "load_changed")

@@ -233,7 +233,7 @@ PHASES = r"""
 import os, shutil, sys, time
 start = time.perf_counter()
 import pipeline.cli.entry  # what the console script imports for ``pipeline changed``
-import pipeline.cli.changed_run
+import pipeline.cli.pipeline_changed_fast
 imported = time.perf_counter()
 from pathlib import Path
 from pipeline.monorepo import changes, detect, gitblobs, gitdiff, projectfile, snapshot
@@ -267,7 +267,7 @@ if sys.argv[2] == "cold":
 begin = time.perf_counter()
 detect.detect(Path.cwd(), "main", sys.argv[1], os.environ)
 done = time.perf_counter()
-print(f"import pipeline.cli.entry, changed_run	{(imported - start) * 1000:.1f}")
+print(f"import pipeline.cli.entry, pipeline_changed_fast	{(imported - start) * 1000:.1f}")
 print(f"import pipeline.monorepo.detect	{(loaded - imported) * 1000:.1f}")
 for name, seconds in spent.items():
     print(f"{name}	{seconds * 1000:.1f}")

@@ -117,8 +117,8 @@ def one_batch(repo: Path, job: dict[str, object], runs: int, env: dict[str, str]
 
 
 def api_budget(repo: Path, jobs: list[dict[str, object]], env: dict[str, str]) -> None:
-    from pipeline.build.outcome import Outcome
-    from pipeline.build.refs import BuildContext
+    from pipeline.images.outcome import Outcome
+    from pipeline.images.refs import BuildContext
     from pipeline.steps import batch_results
     from pipeline.steps.image_step import ImageStepResult
     from tests.fakes.github import FakeGitHub

@@ -155,7 +155,7 @@ class ChatActions:
         return ActionResult(True, *_described(done))
 
     def build(self, command: Command, ctx: ActionContext) -> ActionResult:
-        from pipeline.chatops.tree import default_base, pr_tree, project_folders
+        from pipeline.chatops.pr_worktree import default_base, pr_tree, project_folders
 
         with pr_tree(self.root, ctx.head_sha, "build") as tree:
             built = self.build_images(
@@ -172,7 +172,7 @@ class ChatActions:
         return ActionResult(built.ok, summary, built.report)
 
     def dag(self, command: Command, ctx: ActionContext) -> ActionResult:
-        from pipeline.chatops.tree import changed_folders, pr_tree, project_folders
+        from pipeline.chatops.pr_worktree import changed_folders, pr_tree, project_folders
 
         with pr_tree(self.root, ctx.head_sha, "dag") as tree:
             results = self.publish_dags(

@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.chatops.parse import Command, parse_comment, shown
 from pipeline.chatops.permissions import OWNERS_PATH, WRITE_ROLES, Facts, allowed
-from pipeline.online.names import model_key, spelling_clash
+from pipeline.online.model_names import model_key, spelling_clash
 
 MARKER_PREFIX = "<!-- somlier:chatops"
 _BOT_TYPES = frozenset({"Bot", "Organization"})

@@ -13,7 +13,7 @@ The file (optional)::
         teams: [acme/sre]
 
 Project and model names are matched on their canonical form
-(:func:`pipeline.online.names.model_key`: case and separators folded, as the deploy folder and
+(:func:`pipeline.online.model_names.model_key`: case and separators folded, as the deploy folder and
 branch are named), so ``CHURN-MODEL`` and ``churn_model`` fall under the entry of
 ``churn-model``; two entries with one canonical form make the file invalid.
 
@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from pipeline.errors import SomlierError
 from pipeline.forge.pulls import PullState
-from pipeline.online.names import model_key
+from pipeline.online.model_names import model_key
 
 OWNERS_PATH = ".somlier/OWNERS.yaml"
 WRITE_ROLES = frozenset({"write", "maintain", "admin"})

@@ -205,7 +205,7 @@ def webhook_receiver(
     ``github.webhook_secret_env`` names, deliveries in ``webhooks.sqlite3`` next to the API
     database (``database``), comments handled as in GitHub Actions; only deliveries about
     ``github.projects_repo`` are acted on."""
-    from pipeline.cli.comment_edge import comment_handler
+    from pipeline.cli.wiring.comment_actions import comment_handler
     from pipeline.secret import secret
     from pipeline.server.webhooks import receiver_for
 

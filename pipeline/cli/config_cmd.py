@@ -131,7 +131,7 @@ def run(name: str, args: tuple[str, ...], file: Path | None) -> int:
     SIGTERM (and SIGINT when not in a terminal) is forwarded, and the exit code is the child's.
     """
     from pipeline import runner
-    from pipeline.cli.tracking_edge import local_run_environment
+    from pipeline.cli.wiring.mlflow_store import local_run_environment
 
     if args[:1] == ("--",):
         args = args[1:]

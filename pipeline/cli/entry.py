@@ -4,8 +4,8 @@ exit codes of the CLI contract (the one place that does).
 Most command lines go to the click application in :mod:`pipeline.cli.main`. ``somlier pipeline
 changed``, which CI runs on every push and which otherwise spends most of its time importing
 click, is started without it when its arguments are well formed
-(:mod:`pipeline.cli.changed_run`); anything else there (``--help``, a missing ``--base``, an
-unknown option) goes to click too, so help and usage errors read the same either way.
+(:mod:`pipeline.cli.pipeline_changed_fast`); anything else there (``--help``, a missing
+``--base``, an unknown option) goes to click too, so help and usage errors read the same either way.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: list[str]) -> int:
     if args[:2] == ["pipeline", "changed"]:
-        from pipeline.cli import changed_run
+        from pipeline.cli import pipeline_changed_fast
 
-        options = changed_run.parse(args[2:])
+        options = pipeline_changed_fast.parse(args[2:])
         if options is not None:
-            return changed_run.run(options)
+            return pipeline_changed_fast.run(options)
     from pipeline.cli.main import run_click
 
     return run_click(args)

@@ -319,7 +319,7 @@ def _open_prs(
     dags: list[dict[str, Any]],
     commit: str | None = None,
 ) -> None:
-    from pipeline.cli.publish_edge import publish
+    from pipeline.cli.wiring.dags_repo import publish
 
     if root is None:
         raise UserError("--open-pr names the source commit: run inside the monorepo's git checkout")

@@ -13,9 +13,9 @@ from pipeline.cli.lazy import LazyGroup
 @click.group(
     cls=LazyGroup,
     lazy={
-        "train": "pipeline.cli.train_cmd:train",
-        "register": "pipeline.cli.train_cmd:register",
-        "deploy": "pipeline.cli.deploy_cmd:deploy",
+        "train": "pipeline.cli.online_train_cmd:train",
+        "register": "pipeline.cli.online_register_cmd:register",
+        "deploy": "pipeline.cli.online_deploy_cmd:deploy",
     },
 )
 def online() -> None:

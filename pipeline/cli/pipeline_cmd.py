@@ -13,9 +13,9 @@ from pipeline.cli.options import json_option, repo_option
 @click.group(
     cls=LazyGroup,
     lazy={
-        "build": "pipeline.cli.images_cmd:build",
-        "event": "pipeline.cli.images_cmd:event",
-        "report": "pipeline.cli.report_cmd:report",
+        "build": "pipeline.cli.pipeline_build_cmd:build",
+        "event": "pipeline.cli.pipeline_event_cmd:event",
+        "report": "pipeline.cli.pipeline_report_cmd:report",
     },
 )
 def pipeline() -> None:
@@ -59,6 +59,8 @@ def changed(
     if as_json and matrix:
         raise click.UsageError("--json and --matrix are two forms of the output: pick one")
     # Imported here, not at the top: every somlier command imports this module.
-    from pipeline.cli import changed_run
+    from pipeline.cli import pipeline_changed_fast
 
-    return changed_run.run(changed_run.Options(base, head, as_json, matrix, repo, max_jobs))
+    return pipeline_changed_fast.run(
+        pipeline_changed_fast.Options(base, head, as_json, matrix, repo, max_jobs)
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import json_option, output_option, repo_option_with
-from pipeline.cli.progress import progress_for
+from pipeline.cli.wiring.display import progress_for
 from pipeline.errors import UserError
 
 DRY_RUN = click.option(

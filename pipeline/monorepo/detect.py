@@ -1,4 +1,4 @@
-"""``somlier pipeline changed``: from two git revisions to a named :class:`~report.Report`.
+"""``somlier pipeline changed``: from two git revisions to a named :class:`~changed.Report`.
 
 One git process per step: resolve the revisions; find the merge base (deepening a shallow
 clone); diff it against head; find the project folders at head and which of their somlier.yaml
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.monorepo import changes, gitblobs, gitdiff, projectfile, report, snapshot
+from pipeline.monorepo import changed, changes, gitblobs, gitdiff, projectfile, snapshot
 from pipeline.monorepo.changes import folder_of, is_marker
 from pipeline.monorepo.snapshot import marker_path
 
@@ -137,7 +137,7 @@ def _rule(root: Path, environ: Mapping[str, str]) -> projectfile.Rule:
     return rule
 
 
-def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> report.Report:
+def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> changed.Report:
     """The projects ``head`` changes relative to its merge base with ``base``."""
     revs = gitdiff.resolve(cwd, base, head)
     merge_base = gitdiff.merge_base(revs)
@@ -192,4 +192,4 @@ def detect(cwd: Path, base: str, head: str, environ: Mapping[str, str]) -> repor
         )
         if name:
             names[folder] = name
-    return report.named(result, names, base=revs.base, head=revs.head, merge_base=merge_base)
+    return changed.named(result, names, base=revs.base, head=revs.head, merge_base=merge_base)

@@ -1,9 +1,9 @@
-"""Render a :class:`DagSpec` into a DAG file (checked by :mod:`pipeline.offline.check`)."""
+"""Render a :class:`DagSpec` into a DAG file (checked by :mod:`pipeline.offline.readback`)."""
 
 from __future__ import annotations
 
 from pipeline.offline import contract
-from pipeline.offline.check import DagCheckError, check_dag
+from pipeline.offline.readback import DagCheckError, check_dag
 from pipeline.offline.spec import DagSpec
 
 __all__ = ["DagCheckError", "check_dag", "render_dag"]

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.build.refs import ImageName
 from pipeline.config.model import ProjectConfig
 from pipeline.config.project import locate_key
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import Diagnostic, UserError
+from pipeline.images.refs import ImageName
 from pipeline.offline.dag import render_dag
 from pipeline.offline.spec import DagSpec, from_project
 from pipeline.offline.values import SpecError, check_image

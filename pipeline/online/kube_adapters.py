@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from pipeline.secret import Secret
 
 if TYPE_CHECKING:
-    from pipeline.build.registry import Registry
-    from pipeline.publish import PullForge
+    from pipeline.gitops import PullForge
+    from pipeline.images.registry import Registry
     from pipeline.steps.images import Builder
 
 

@@ -4,7 +4,7 @@ and a GitOps pull request in the deploy repository.
 :func:`deploy_on_k8s`: the image (found by tag or built and pushed, see
 :mod:`pipeline.online.serving_image`), then the manifests (:mod:`pipeline.online.manifests`)
 with the release record, then one branch and PR per model and environment
-(:mod:`pipeline.online.gitops`). :func:`rollback_on_k8s`: the release before the deployed one,
+(:mod:`pipeline.online.deploy_repo`). :func:`rollback_on_k8s`: the release before the deployed one,
 from the record on the deploy repository's default branch, in the same branch and PR.
 
 Adapters (registry, builder, GitHub, the token) are built at the edge by
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 from pipeline.config.model import OnlineSpec
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import UserError
-from pipeline.online import gitops, manifests, release
-from pipeline.online.gitops import Change, GitOpsRequest, GitOpsResult
+from pipeline.online import deploy_repo, manifests, release
+from pipeline.online.deploy_repo import Change, GitOpsRequest, GitOpsResult
 from pipeline.online.kube_adapters import KubeAdapters
 from pipeline.online.manifests import Manifest, ServingSpec
-from pipeline.online.names import check_model_name, spelling_clash
+from pipeline.online.model_names import check_model_name, spelling_clash
 from pipeline.online.release import Action
 from pipeline.online.request import ENVIRONMENTS, DeployRequest
 from pipeline.online.serving_image import ServingImage
@@ -104,7 +104,7 @@ class KubeDeployment:
             )
         if self.dry_run:
             for m in self.manifests:
-                out += ["---", f"# {gitops.folder(self.model_name, self.env)}/{m.filename}"]
+                out += ["---", f"# {deploy_repo.folder(self.model_name, self.env)}/{m.filename}"]
                 out += m.text.rstrip("\n").splitlines()
         return out
 
@@ -153,7 +153,7 @@ def _publish(
     settings: PlatformSettings,
     model_name: str,
     env: str,
-    planner: gitops.Planner,
+    planner: deploy_repo.Planner,
     *,
     dry_run: bool,
     echo: Echo,
@@ -178,7 +178,7 @@ def _publish(
             dry_run=dry_run,
             before_push=before_push,
         )
-        return gitops.publish(request, planner, environ=adapters.environ, log=echo)
+        return deploy_repo.publish(request, planner, environ=adapters.environ, log=echo)
 
 
 def _change(
@@ -193,14 +193,14 @@ def _change(
     record = release.release_record(spec.model_name, spec.env, history)
     made = manifests.build(spec, release=record, kubernetes_version=settings.kubernetes.version)
     message = (
-        f"{gitops.pr_title(action, spec)}\n\nImage: {spec.image}\n"
+        f"{deploy_repo.pr_title(action, spec)}\n\nImage: {spec.image}\n"
         f"Somlier-Model: {spec.model_name}\nSomlier-Version: {spec.model_version}\n"
         f"Somlier-Env: {spec.env}\n"
     )
     change = Change(
         files={m.filename: m.text for m in made},
-        title=gitops.pr_title(action, spec),
-        body=gitops.pr_body(action, spec, made, previous),
+        title=deploy_repo.pr_title(action, spec),
+        body=deploy_repo.pr_body(action, spec, made, previous),
         message=message,
     )
     return change, made
@@ -257,7 +257,7 @@ def deploy_on_k8s(
     before: list[str | None] = []
 
     def planner(current: str | None) -> Change:
-        where = f"{gitops.folder(spec.model_name, spec.env)}/{gitops.RELEASE_FILE}"
+        where = f"{deploy_repo.folder(spec.model_name, spec.env)}/{deploy_repo.RELEASE_FILE}"
         history = release.read_history(current, where)
         deployed = _deployed_version(history)
         updated = release.after_deploy(history, spec)
@@ -353,7 +353,7 @@ def rollback_on_k8s(
     made: list[tuple[ServingSpec, list[Manifest], str | None]] = []
 
     def planner(current: str | None) -> Change:
-        where = f"{gitops.folder(model_name, env)}/{gitops.RELEASE_FILE}"
+        where = f"{deploy_repo.folder(model_name, env)}/{deploy_repo.RELEASE_FILE}"
         history = release.read_history(current, where)
         deployed_as = str(history[-1]["spec"].get("model_name", model_name)) if history else ""
         if history and deployed_as != model_name:  # same folder, another spelling

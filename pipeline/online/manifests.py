@@ -24,7 +24,7 @@ from pipeline.config.model import OnlineSpec
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import StepFailed, UserError
 from pipeline.online import kube_validate
-from pipeline.online.names import model_key
+from pipeline.online.model_names import model_key
 from pipeline.online.request import DeployRequest
 from pipeline.render import Quoted, yaml_scalar
 from pipeline.render import render as render_template

@@ -203,9 +203,9 @@ def source_commits(name: str, version: str, *, tracking_uri: str) -> tuple[str, 
 
 def check_spelling(client: Any, name: str, shown: str) -> None:
     """Refuse ``name`` when the registry holds another model whose name differs from it only in
-    case or separators (:func:`pipeline.online.names.model_key`): both would be served from
+    case or separators (:func:`pipeline.online.model_names.model_key`): both would be served from
     one deploy folder and branch, under one allowlist."""
-    from pipeline.online.names import model_key, spelling_clash
+    from pipeline.online.model_names import model_key, spelling_clash
 
     key = model_key(name)
     pattern = key.replace("-", "%")  # then compared exactly: ILIKE only narrows the search

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pipeline.errors import UserError, clipped
-from pipeline.online.names import MODEL_NAME, check_model_name
+from pipeline.online.model_names import MODEL_NAME, check_model_name
 
 __all__ = ["ENVIRONMENTS", "MODEL_NAME", "MODEL_VERSION", "DeployRequest", "Environment"]
 MODEL_VERSION = re.compile(r"^[1-9][0-9]{0,8}$")

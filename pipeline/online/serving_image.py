@@ -5,7 +5,7 @@ version's files never change). Otherwise the BentoML bundle is staged
 (:func:`pipeline.online.bento.stage_bundle`), its requirements are turned into wheels on this
 machine (``pip wheel``, cached by the requirements' hash, with this machine's pip configuration),
 the Dockerfile is rendered from ``deploy_templates/serving/Dockerfile.j2``, and the context is
-built and pushed by the configured builder (:mod:`pipeline.build`). The Deployment refers to the
+built and pushed by the configured builder (:mod:`pipeline.images`). The Deployment refers to the
 pushed manifest by digest.
 """
 
@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pipeline import proc
-from pipeline.build.engine import BuildJob
-from pipeline.build.refs import ImageName
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import StepFailed, UserError
+from pipeline.images.engine import BuildJob
+from pipeline.images.refs import ImageName
 from pipeline.online.request import DeployRequest
 from pipeline.render import Quoted, render
 
 if TYPE_CHECKING:
-    from pipeline.build.registry import Registry
+    from pipeline.images.registry import Registry
     from pipeline.online.bento import Bundle
     from pipeline.steps.images import Builder
 

@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.build.refs import ImageName
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import MissingDependency, StepFailed, UserError
+from pipeline.images.refs import ImageName
 from pipeline.online.tracking import Tracking
 from pipeline.online.train import TrainPlan
 from pipeline.render import render, yaml_scalar

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pipeline import __version__, resources
 
 if TYPE_CHECKING:  # tree imports Jinja: validate, which calls stale_copy, never needs it
-    from pipeline.scaffold import tree
+    from pipeline.scaffold import template_folder
 
 FOLDER = PurePosixPath(".somlier/schemas")
 NAMES = ("somlier", "platform")
@@ -102,21 +102,21 @@ def _jetbrains() -> str:
 """
 
 
-def schema_files() -> list[tree.File]:
+def schema_files() -> list[template_folder.File]:
     """The schema copies, relative to the monorepo's root."""
-    from pipeline.scaffold import tree
+    from pipeline.scaffold import template_folder
 
-    return [tree.File(schema_path(n), schema_text(n).encode()) for n in NAMES]
+    return [template_folder.File(schema_path(n), schema_text(n).encode()) for n in NAMES]
 
 
-def files() -> list[tree.File]:
+def files() -> list[template_folder.File]:
     """Everything ``new-monorepo`` lays down for editors, relative to the monorepo's root."""
-    from pipeline.scaffold import tree
+    from pipeline.scaffold import template_folder
 
     return [
         *schema_files(),
-        tree.File(PurePosixPath(".vscode/settings.json"), _vscode().encode()),
-        tree.File(PurePosixPath(".idea/jsonSchemas.xml"), _jetbrains().encode()),
+        template_folder.File(PurePosixPath(".vscode/settings.json"), _vscode().encode()),
+        template_folder.File(PurePosixPath(".idea/jsonSchemas.xml"), _jetbrains().encode()),
     ]
 
 

@@ -19,11 +19,11 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from pipeline import resources
-from pipeline.build import wheel
 from pipeline.errors import UserError
-from pipeline.forge.names import is_repo
+from pipeline.forge.repo_names import is_repo
+from pipeline.images import wheel
 from pipeline.render import Quoted
-from pipeline.scaffold import editor, tree
+from pipeline.scaffold import editor, template_folder
 
 TEMPLATE = Path(__file__).resolve().parent / "monorepo_template"
 WORKFLOWS = PurePosixPath(".github/workflows")
@@ -46,7 +46,7 @@ def workflow_sources() -> list[Path]:
 _MAKE_SAFE = re.compile(r"[A-Za-z0-9._/+=:@-]+")
 
 
-def action_files(workflows: list[Path]) -> list[tree.File]:
+def action_files(workflows: list[Path]) -> list[template_folder.File]:
     """somlier's composite actions that ``workflows`` use (``uses: $/.github/actions/NAME``), and
     the folder they share, as files under ``.github/actions/``."""
     names = set()
@@ -65,7 +65,7 @@ def action_files(workflows: list[Path]) -> list[tree.File]:
         for source in sorted((root / name).rglob("*")):
             if source.is_file() and "__pycache__" not in source.parts:
                 files.append(
-                    tree.File(
+                    template_folder.File(
                         ACTIONS / name / source.relative_to(root / name).as_posix(),
                         source.read_bytes(),
                         executable=os.access(source, os.X_OK),
@@ -81,7 +81,7 @@ def somlier_requirement(origin: wheel.Origin) -> str:
     return found if _MAKE_SAFE.fullmatch(found) else f"{wheel.DISTRIBUTION}=={origin.version}"
 
 
-def render(name: str, projects_repo: str | None) -> list[tree.File]:
+def render(name: str, projects_repo: str | None) -> list[template_folder.File]:
     if projects_repo and not is_repo(projects_repo):
         raise UserError(f"--projects-repo {projects_repo!r} is not owner/name")
     context = {
@@ -89,9 +89,9 @@ def render(name: str, projects_repo: str | None) -> list[tree.File]:
         "projects_repo": projects_repo or "",
         "somlier_requirement": Quoted(somlier_requirement(wheel.running())),
     }
-    files = tree.render_folder(TEMPLATE, context)
+    files = template_folder.render_folder(TEMPLATE, context)
     workflows = workflow_sources()
-    files += [tree.File(WORKFLOWS / p.name, p.read_bytes()) for p in workflows]
+    files += [template_folder.File(WORKFLOWS / p.name, p.read_bytes()) for p in workflows]
     files += action_files(workflows)
     files += editor.files()  # schema copies and editor mappings: completion works offline
     return files
@@ -117,7 +117,7 @@ def create(
     *,
     projects_repo: str | None = None,
     dry_run: bool = False,
-) -> list[tree.File]:
+) -> list[template_folder.File]:
     """Write the monorepo into ``dest`` (new, or an empty folder)."""
     if dest.is_file() or (dest.is_dir() and any(dest.iterdir())):
         raise UserError(f"{dest} exists and is not empty", hint="choose a new or empty folder")
@@ -127,7 +127,7 @@ def create(
         if was_empty:
             dest.rmdir()  # staged next to it and renamed into place like a new folder
         try:
-            tree.write_new(dest, files, lambda staged: check_rendered(staged, environ))
+            template_folder.write_new(dest, files, lambda staged: check_rendered(staged, environ))
         except BaseException:
             if was_empty:
                 dest.mkdir(exist_ok=True)
@@ -135,7 +135,9 @@ def create(
     return files
 
 
-def summary(dest: Path, files: list[tree.File], dry_run: bool, git: bool) -> dict[str, object]:
+def summary(
+    dest: Path, files: list[template_folder.File], dry_run: bool, git: bool
+) -> dict[str, object]:
     return {
         "path": os.fspath(dest),
         "files": sorted(f.path.as_posix() for f in files),

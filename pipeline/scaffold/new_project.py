@@ -14,7 +14,7 @@ import yaml
 
 from pipeline import resources
 from pipeline.errors import ConfigError, UserError
-from pipeline.scaffold import editor, tree
+from pipeline.scaffold import editor, template_folder
 
 # The questions, in the original tool's order, with its (Korean) explanations.
 QUESTIONS: tuple[tuple[str, str, str], ...] = (
@@ -78,7 +78,7 @@ def problems(answers: Answers) -> list[str]:
     return [p for p in found if p is not None]
 
 
-def render(answers: Answers, schema: str | None = None) -> list[tree.File]:
+def render(answers: Answers, schema: str | None = None) -> list[template_folder.File]:
     """The files of the new project (paths relative to its folder)."""
     context = {
         "name": answers.project_name,
@@ -88,7 +88,7 @@ def render(answers: Answers, schema: str | None = None) -> list[tree.File]:
         "email": answers.email.strip(),
         "schema": schema or "",  # the modeline's path to the monorepo's schema copy
     }
-    return tree.render_folder(resources.data_dir("project_template"), context)
+    return template_folder.render_folder(resources.data_dir("project_template"), context)
 
 
 def check_rendered(folder: Path, environ: Mapping[str, str]) -> None:
@@ -106,7 +106,7 @@ def check_rendered(folder: Path, environ: Mapping[str, str]) -> None:
 
 def create(
     answers: Answers, parent: Path, environ: Mapping[str, str], *, dry_run: bool = False
-) -> tuple[Path, list[tree.File]]:
+) -> tuple[Path, list[template_folder.File]]:
     """Render the template into ``parent / project_name``; refuse bad answers and an existing
     folder. With ``dry_run`` nothing is written."""
     found = problems(answers)
@@ -118,12 +118,12 @@ def create(
         raise UserError(taken, hint="choose another project name, or remove the folder")
     files = render(answers, editor.project_schema(dest))
     if not dry_run:
-        tree.write_new(dest, files, lambda staged: check_rendered(staged, environ))
+        template_folder.write_new(dest, files, lambda staged: check_rendered(staged, environ))
     return dest, files
 
 
 def summary(
-    answers: Answers, dest: Path, files: list[tree.File], dry_run: bool
+    answers: Answers, dest: Path, files: list[template_folder.File], dry_run: bool
 ) -> dict[str, object]:
     """The stable ``--json`` object."""
     return {

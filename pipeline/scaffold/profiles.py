@@ -18,7 +18,7 @@ import yaml
 from pipeline import resources
 from pipeline.config.settings import GpuType, NotebookProfiles, PlatformSettings
 from pipeline.errors import UserError
-from pipeline.scaffold import tree
+from pipeline.scaffold import template_folder
 
 FOLDER = "notebook-profiles"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -116,7 +116,7 @@ def context(settings: PlatformSettings) -> dict[str, Any]:
 def render(settings: PlatformSettings) -> str:
     """The values file (YAML text)."""
     folder = resources.data_dir("deploy_templates") / FOLDER
-    return tree.render_file(folder, "values.yaml.j2", context(settings))
+    return template_folder.render_file(folder, "values.yaml.j2", context(settings))
 
 
 def check(text: str) -> dict[str, Any]:

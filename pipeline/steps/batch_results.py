@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.build.outcome import Outcome
-from pipeline.build.refs import BuildContext
 from pipeline.errors import UserError
+from pipeline.images.outcome import Outcome
+from pipeline.images.refs import BuildContext
 
 if TYPE_CHECKING:
     from pipeline.steps.flow import Reports

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pipeline.build.refs import BuildContext
 from pipeline.config.project import load_project
+from pipeline.images.refs import BuildContext
 from pipeline.steps import report
 
 if TYPE_CHECKING:  # annotations only: the forge loads when a GitHub token is configured
-    from pipeline.build.outcome import Outcome
     from pipeline.config.model import ProjectConfig
     from pipeline.forge.github import Comment
+    from pipeline.images.outcome import Outcome
     from pipeline.notify.message import Message
     from pipeline.steps.event import DefaultBranchBuild, PullRequestBuild
     from pipeline.steps.images import ImageStep, Planned

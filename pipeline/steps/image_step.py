@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED, UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep start-up fast
-    from pipeline.build.outcome import Outcome
-    from pipeline.build.refs import BuildContext, Trigger
-    from pipeline.build.registry import Registry
     from pipeline.config.model import ProjectConfig
     from pipeline.config.settings import PlatformSettings
+    from pipeline.images.outcome import Outcome
+    from pipeline.images.refs import BuildContext, Trigger
+    from pipeline.images.registry import Registry
     from pipeline.notify.progress import Progress
     from pipeline.steps import flow
     from pipeline.steps.flow import Reports
@@ -139,7 +139,7 @@ def run_image_step(
     ``builder.parallelism``). ``environ`` is read for ``${VAR}`` values in somlier.yaml and
     git's settings only; credentials come in ``adapters``."""
     from pipeline import proc
-    from pipeline.build.refs import BuildContext
+    from pipeline.images.refs import BuildContext
     from pipeline.steps import flow, images
 
     if jobs is not None:
@@ -199,7 +199,7 @@ def _build(
     environ: Mapping[str, str],
     adapters: StepAdapters,
 ) -> flow.Result:
-    from pipeline.build import packages
+    from pipeline.images import packages
     from pipeline.steps import flow
     from pipeline.steps.images import ImageStep
 

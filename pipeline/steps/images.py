@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.build import context as sources
-from pipeline.build.engine import BuildFailed, BuildJob, Built
-from pipeline.build.outcome import Outcome
-from pipeline.build.packages import PackageInputs, with_files
-from pipeline.build.refs import BuildContext, ImageName, tags_for
-from pipeline.build.registry import Registry
 from pipeline.config.model import ProjectConfig
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import SomlierError
+from pipeline.images import context as sources
+from pipeline.images.engine import BuildFailed, BuildJob, Built
+from pipeline.images.outcome import Outcome
+from pipeline.images.packages import PackageInputs, with_files
+from pipeline.images.refs import BuildContext, ImageName, tags_for
+from pipeline.images.registry import Registry
 from pipeline.monorepo.globs import GlobIndex
 
 Log = Callable[[str, str], None]  # (project, line)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.build.outcome import Outcome
+from pipeline.images.outcome import Outcome
 from pipeline.notify.message import Message
 
 MARKER = "<!-- somlier:build-report -->"

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.build.registry import Registry
 from pipeline.config.settings import GitHub, PlatformSettings
 from pipeline.config.settings import Registry as RegistrySettings
 from pipeline.forge.github import GitHubRepo
+from pipeline.images.registry import Registry
 from pipeline.online.kube_deploy import KubeAdapters
 from pipeline.secret import Secret
 from tests.fakes.github import FakeGitHub

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.build import buildkit
+from pipeline.images import buildkit
 from tests.integration.services import manifest_digest
 
 pytestmark = pytest.mark.integration

@@ -797,7 +797,7 @@ def test_registering_another_spelling_of_a_registered_model_is_refused(
 ) -> None:
     """``Churn`` would share the deploy folder, branch and allowlist of ``churn``."""
     from pipeline.errors import UserError
-    from pipeline.online.registry import register
+    from pipeline.online.register import register
     from pipeline.online.tracking import Tracking
 
     tracking = Tracking(registry_models.uri, "environment")

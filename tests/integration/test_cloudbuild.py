@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from pipeline.build import context as sources
-from pipeline.build.cloudbuild import CloudBuildBuilder
-from pipeline.build.engine import BuildFailed, BuildJob
-from pipeline.build.refs import ImageName
 from pipeline.config.settings import CloudBuild
 from pipeline.errors import UserError
+from pipeline.images import context as sources
+from pipeline.images.cloudbuild import CloudBuildBuilder
+from pipeline.images.engine import BuildFailed, BuildJob
+from pipeline.images.refs import ImageName
 from tests.fakes.cloudbuild import FakeCloudBuild
 from tests.helpers.git import GitRepo
 
@@ -479,7 +479,7 @@ def test_the_wheel_rides_in_the_context_and_the_index_secret_comes_from_secret_m
     """What `pipeline build` gives Cloud Build for packages: the somlier wheel inside the
     uploaded context, plain pip settings as build arguments, and the index URL with credentials
     only as a Secret Manager reference that BuildKit mounts (docs/platform.md#packages)."""
-    from pipeline.build.packages import BuildSecret, with_files
+    from pipeline.images.packages import BuildSecret, with_files
 
     version = "projects/my-proj/secrets/pypi-index-url/versions/4"
     wheel = ".somlier-build/somlier-0.1.0-py3-none-any.whl"

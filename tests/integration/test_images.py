@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import buildkit
-from pipeline.build.engine import DockerBuilder
-from pipeline.build.refs import BuildContext
-from pipeline.build.registry import Registry
 from pipeline.config.project import load_project
 from pipeline.config.settings import Builder, Monorepo, PlatformSettings
 from pipeline.config.settings import Registry as RegistrySettings
 from pipeline.errors import UserError
+from pipeline.images import buildkit
+from pipeline.images.engine import DockerBuilder
+from pipeline.images.refs import BuildContext
+from pipeline.images.registry import Registry
 from pipeline.steps.images import ImageStep, plan
 from tests.integration.services import manifest_digest
 

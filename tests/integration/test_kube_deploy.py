@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.build.engine import DockerBuilder
 from pipeline.config.model import OnlineSpec
 from pipeline.config.settings import Builder, PlatformSettings
 from pipeline.errors import UserError
-from pipeline.online import gitops, kube_validate, manifests
+from pipeline.images.engine import DockerBuilder
+from pipeline.online import deploy_repo, kube_validate, manifests
 from pipeline.online.kube_deploy import KubeDeployment, deploy_on_k8s, rollback_on_k8s
 from pipeline.online.request import DeployRequest
 from tests.fakes.fixtures import fake_github_fixture  # noqa: F401
@@ -446,7 +446,7 @@ def test_deploy_builds_the_serving_image(
         adapters=adapters,
     )
     assert again.image_status == "exists" and again.image == result.image
-    assert gitops.branch(name, "dev") == f"somlier/deploy/{name}-dev"
+    assert deploy_repo.branch(name, "dev") == f"somlier/deploy/{name}-dev"
 
 
 def test_a_new_version_before_the_merge_updates_the_same_pull_request(

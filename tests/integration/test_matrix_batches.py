@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build.outcome import Outcome
-from pipeline.build.refs import BuildContext
+from pipeline.images.outcome import Outcome
+from pipeline.images.refs import BuildContext
 from pipeline.steps import batch_results
 from pipeline.steps.image_step import ImageStepResult
 from tests.fakes.fixtures import fake_github_fixture, fake_slack_fixture  # noqa: F401

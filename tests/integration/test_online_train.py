@@ -416,7 +416,7 @@ def test_over_http_a_classic_model_folder_registers(
 
 def test_the_cli_module_imports_no_mlflow() -> None:
     code = (
-        "import sys, pipeline.cli.train_cmd\n"
+        "import sys, pipeline.cli.online_train_cmd\n"
         "heavy = ('mlflow', 'jinja2', 'kubernetes_validate')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

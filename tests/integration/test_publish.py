@@ -22,7 +22,7 @@ import pytest
 from pipeline import proc
 from pipeline.forge.github import ForgeError, GitHubRepo
 from pipeline.forge.pulls import PullRequests
-from pipeline.publish import PublishError, PublishRequest, PublishResult, publish_dags
+from pipeline.gitops import PublishError, PublishRequest, PublishResult, publish_dags
 from pipeline.secret import Secret
 from tests.fakes.fixtures import fake_github_fixture, pygithub  # noqa: F401
 from tests.fakes.github import FakeGitHub

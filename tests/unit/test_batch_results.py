@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build.outcome import Outcome
-from pipeline.build.refs import BuildContext
 from pipeline.errors import UserError
+from pipeline.images.outcome import Outcome
+from pipeline.images.refs import BuildContext
 from pipeline.steps import batch_results, flow
 from pipeline.steps.image_step import ImageStepResult
 

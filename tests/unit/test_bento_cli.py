@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import deploy_cmd
+from pipeline.cli import online_deploy_cmd
 from pipeline.cli.main import main
 from pipeline.online import deploy as online_deploy
 
@@ -53,7 +53,7 @@ def test_help_names_every_option(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_command_module_imports_only_light_things() -> None:
-    tree = ast.parse(Path(deploy_cmd.__file__).read_text())
+    tree = ast.parse(Path(online_deploy_cmd.__file__).read_text())
     top = set()
     for node in tree.body:
         if isinstance(node, ast.Import):

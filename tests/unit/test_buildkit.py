@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.build import buildkit
-from pipeline.build.engine import BuildJob
-from pipeline.build.refs import ImageName
+from pipeline.images import buildkit
+from pipeline.images.engine import BuildJob
+from pipeline.images.refs import ImageName
 
 
 def test_build_args_carry_tags_args_labels_cache_and_host_network() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import buildkit
+from pipeline.images import buildkit
 
 
 class Probe:

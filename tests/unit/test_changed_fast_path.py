@@ -10,20 +10,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.cli import changed_run, entry
+from pipeline.cli import entry, pipeline_changed_fast
 from pipeline.cli.pipeline_cmd import changed as click_changed
 
 
-def _click_reads(args: list[str]) -> changed_run.Options:
+def _click_reads(args: list[str]) -> pipeline_changed_fast.Options:
     ctx = click_changed.make_context("changed", list(args))
     p = ctx.params
-    return changed_run.Options(p["base"], p["head"], p["as_json"], p["matrix"], p["repo"])
+    return pipeline_changed_fast.Options(p["base"], p["head"], p["as_json"], p["matrix"], p["repo"])
 
 
 def test_the_fast_path_knows_every_option_of_the_click_command() -> None:
     names = {o for param in click_changed.params for o in param.opts if o.startswith("-")}
     names.discard("--help")
-    assert names == set(changed_run._VALUED) | set(changed_run._FLAGS)
+    assert names == set(pipeline_changed_fast._VALUED) | set(pipeline_changed_fast._FLAGS)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_the_fast_path_knows_every_option_of_the_click_command() -> None:
     ],
 )
 def test_accepted_command_lines_read_as_click_reads_them(args: list[str]) -> None:
-    assert changed_run.parse(args) == _click_reads(args)
+    assert pipeline_changed_fast.parse(args) == _click_reads(args)
 
 
 @pytest.mark.parametrize(
@@ -62,13 +62,13 @@ def test_accepted_command_lines_read_as_click_reads_them(args: list[str]) -> Non
     ],
 )
 def test_everything_else_goes_to_click(args: list[str]) -> None:
-    assert changed_run.parse(args) is None
+    assert pipeline_changed_fast.parse(args) is None
 
 
 def test_a_file_given_as_the_repository_goes_to_click(tmp_path: Path) -> None:
     a_file = tmp_path / "f"
     a_file.write_text("")
-    assert changed_run.parse(["--base", "main", "-C", str(a_file)]) is None
+    assert pipeline_changed_fast.parse(["--base", "main", "-C", str(a_file)]) is None
     with pytest.raises(click.BadParameter):
         _click_reads(["--base", "main", "-C", str(a_file)])
 
@@ -96,7 +96,7 @@ _TOKENS = st.sampled_from(
 
 @given(st.lists(_TOKENS, max_size=7))
 def test_any_command_line_the_fast_path_accepts_click_reads_alike(args: list[str]) -> None:
-    fast = changed_run.parse(args)
+    fast = pipeline_changed_fast.parse(args)
     if fast is not None:
         assert fast == _click_reads(args)
 
@@ -133,9 +133,9 @@ def test_failures_on_the_fast_path_get_the_contract_exit_codes(
 )
 def test_max_jobs_reads_as_click_reads_it(args: list[str]) -> None:
     jobs = click_changed.make_context("changed", list(args)).params["max_jobs"]
-    assert changed_run.parse(args) == _click_reads(args)._replace(max_jobs=jobs)
+    assert pipeline_changed_fast.parse(args) == _click_reads(args)._replace(max_jobs=jobs)
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "x", "+7", " 7", "", "٣"])
 def test_a_max_jobs_click_must_judge_goes_to_click(value: str) -> None:
-    assert changed_run.parse(["--base", "main", "--max-jobs", value]) is None
+    assert pipeline_changed_fast.parse(["--base", "main", "--max-jobs", value]) is None

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.chatops import tree as pr_trees
+from pipeline.chatops import pr_worktree as pr_trees
 from pipeline.chatops.actions import ImagesBuilt, action_table, for_github_actions
 from pipeline.chatops.dispatch import ActionContext, ActionResult
 from pipeline.chatops.parse import parse_line

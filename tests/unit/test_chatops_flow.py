@@ -148,7 +148,7 @@ def test_the_action_table_hands_checked_values_to_the_deploy_feature(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pipeline.chatops.parse import parse_line
-    from pipeline.cli.comment_edge import action_table
+    from pipeline.cli.wiring.comment_actions import action_table
     from pipeline.config.settings import PlatformSettings
     from pipeline.online import kube_deploy
 
@@ -178,7 +178,7 @@ def test_the_action_table_hands_checked_values_to_the_deploy_feature(
 
 def test_build_and_dag_need_a_checkout() -> None:
     from pipeline.chatops.parse import parse_line
-    from pipeline.cli.comment_edge import action_table
+    from pipeline.cli.wiring.comment_actions import action_table
     from pipeline.config.settings import PlatformSettings
 
     table = action_table(None, PlatformSettings(), {})

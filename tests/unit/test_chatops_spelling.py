@@ -12,9 +12,9 @@ from pipeline.chatops.handle import handle
 from pipeline.chatops.parse import parse_comment
 from pipeline.chatops.permissions import OWNERS_PATH
 from pipeline.errors import UserError
-from pipeline.online import gitops
+from pipeline.online import deploy_repo
 from pipeline.online.manifests import object_name
-from pipeline.online.names import model_key
+from pipeline.online.model_names import model_key
 from pipeline.online.request import DeployRequest
 from tests.fakes.chatops import MemoryForge, Recorder, comment_payload
 
@@ -32,14 +32,14 @@ SPELLINGS = [
 @pytest.mark.parametrize("name", SPELLINGS)
 def test_every_spelling_has_one_canonical_name_folder_branch_and_objects(name: str) -> None:
     assert model_key(name) == "churn-model"
-    assert gitops.folder(name, "prod") == "prod/churn-model"
-    assert gitops.branch(name, "prod") == "somlier/deploy/churn-model-prod"
+    assert deploy_repo.folder(name, "prod") == "prod/churn-model"
+    assert deploy_repo.branch(name, "prod") == "somlier/deploy/churn-model-prod"
     assert object_name(name, "prod") == "churn-model-prod"
 
 
 def test_long_names_are_cut_by_their_canonical_form() -> None:
     upper, lower = "A" * 63, "a" * 63
-    assert gitops.branch(upper, "prod") == gitops.branch(lower, "prod")
+    assert deploy_repo.branch(upper, "prod") == deploy_repo.branch(lower, "prod")
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from pipeline.build.cloudbuild import build_spec, digest_of, escape, object_name
-from pipeline.build.engine import BuildJob
-from pipeline.build.refs import ImageName
+from pipeline.images.cloudbuild import build_spec, digest_of, escape, object_name
+from pipeline.images.engine import BuildJob
+from pipeline.images.refs import ImageName
 
 IMAGE = ImageName.parse("gcr.io/my-proj", "alpha")
 

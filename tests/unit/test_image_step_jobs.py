@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.build.engine import BuildJob, Built
-from pipeline.build.refs import BuildContext, ImageName
 from pipeline.config.project import load_project
 from pipeline.config.settings import PlatformSettings
+from pipeline.images.engine import BuildJob, Built
+from pipeline.images.refs import BuildContext, ImageName
 from pipeline.steps import images
 
 JOBS = 3

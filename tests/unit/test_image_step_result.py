@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from pipeline.build.outcome import Outcome
-from pipeline.build.refs import BuildContext
+from pipeline.images.outcome import Outcome
+from pipeline.images.refs import BuildContext
 from pipeline.steps.image_step import ImageStepResult
 
 SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"

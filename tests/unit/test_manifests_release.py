@@ -11,7 +11,7 @@ import yaml
 from pipeline.config.model import OnlineSpec
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import UserError
-from pipeline.online import gitops, manifests, release
+from pipeline.online import deploy_repo, manifests, release
 from pipeline.online.manifests import ServingSpec
 from pipeline.online.request import DeployRequest
 
@@ -95,5 +95,5 @@ def test_release_text_with_line_breaks_and_unicode_stays_one_value() -> None:
 
 
 def test_branch_and_folder_per_model_and_environment() -> None:
-    assert gitops.branch("Iris_Classifier", "prod") == "somlier/deploy/iris-classifier-prod"
-    assert gitops.folder("Iris_Classifier", "prod") == "prod/iris-classifier"
+    assert deploy_repo.branch("Iris_Classifier", "prod") == "somlier/deploy/iris-classifier-prod"
+    assert deploy_repo.folder("Iris_Classifier", "prod") == "prod/iris-classifier"

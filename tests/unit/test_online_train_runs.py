@@ -122,7 +122,7 @@ def test_config_run_finds_the_store_without_git(
 ) -> None:
     """An image runs `somlier config run` in /app: no git there, and no checkout. The store is
     found from the folders alone (unit tests refuse subprocesses, so git would fail here)."""
-    from pipeline.cli.tracking_edge import local_run_environment
+    from pipeline.cli.wiring.mlflow_store import local_run_environment
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.cli.main import main
 from pipeline.errors import UserError
-from pipeline.online import registry, tracking, train
+from pipeline.online import register, tracking, train
 from tests.helpers.files import WriteTree
 
 PROJECT = """\
@@ -132,21 +132,21 @@ def test_register_refuses_bad_names_before_mlflow(
     run_id: str, name: str, alias: str | None, message: str
 ) -> None:
     with pytest.raises(UserError, match=message):
-        registry.check_names(run_id, name, alias)
-    registry.check_names("0" * 32, "churn-model", "champion")
+        register.check_names(run_id, name, alias)
+    register.check_names("0" * 32, "churn-model", "champion")
 
 
 def test_register_picks_the_one_model_or_asks() -> None:
-    one = registry.RunModel("model", "models:/m-1", "m-1")
-    two = registry.RunModel("other", "runs:/r/other")
-    assert registry._pick([one], "r", None) == one
-    assert registry._pick([one, two], "r", "other") == two
+    one = register.RunModel("model", "models:/m-1", "m-1")
+    two = register.RunModel("other", "runs:/r/other")
+    assert register._pick([one], "r", None) == one
+    assert register._pick([one, two], "r", "other") == two
     with pytest.raises(UserError, match="has 2 models: model, other"):
-        registry._pick([one, two], "r", None)
+        register._pick([one, two], "r", None)
     with pytest.raises(UserError, match="has no model to register"):
-        registry._pick([], "r", None)
+        register._pick([], "r", None)
     with pytest.raises(UserError, match="has no model 'x'"):
-        registry._pick([one], "r", "x")
+        register._pick([one], "r", "x")
 
 
 def test_k8s_options_without_k8s_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from pipeline.build import buildkit, packages, wheel
-from pipeline.build.cloudbuild import build_spec
-from pipeline.build.dockerfile import without_mounts
-from pipeline.build.engine import BuildFailed, BuildJob, DockerBuilder, classic_context
-from pipeline.build.refs import ImageName
 from pipeline.config.settings import Packages, load_settings
 from pipeline.errors import ConfigError, StepFailed, UserError
+from pipeline.images import buildkit, packages, wheel
+from pipeline.images.cloudbuild import build_spec
+from pipeline.images.dockerfile import without_mounts
+from pipeline.images.engine import BuildFailed, BuildJob, DockerBuilder, classic_context
+from pipeline.images.refs import ImageName
 from pipeline.secret import Secret
 
 TOKEN = "s3cr3t-t0ken-value"
@@ -383,7 +383,7 @@ class RecordingBuilder:
         pass
 
     def build(self, job: BuildJob, log: Any) -> Any:
-        from pipeline.build.engine import Built
+        from pipeline.images.engine import Built
 
         self.jobs.append(job)
         log(f"Looking in indexes: {SECRET_URL}")
@@ -395,9 +395,9 @@ class RecordingBuilder:
 def image_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builder: RecordingBuilder, made: list[int]
 ) -> tuple[Any, list[Any], list[str]]:
-    from pipeline.build.refs import BuildContext
     from pipeline.config.project import load_project
     from pipeline.config.settings import PlatformSettings
+    from pipeline.images.refs import BuildContext
     from pipeline.steps import images
 
     monkeypatch.setattr(images.sources, "tarball", lambda root, rev, files: tar({}))

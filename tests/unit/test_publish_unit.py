@@ -15,11 +15,10 @@ from github import GithubException
 from pipeline.errors import UserError
 from pipeline.forge.github import ForgeError
 from pipeline.forge.pulls import PullRef, PullRequests, Upserted
-from pipeline.publish import Changes, PublishRequest, PublishResult, split_credentials
-from pipeline.publish.dagsrepo import git_env
-from pipeline.publish.gitparse import Redactor, parse_ls_remote, parse_ls_tree, parse_push
-from pipeline.publish.model import Identity
-from pipeline.publish.plan import (
+from pipeline.gitops import Changes, PublishRequest, PublishResult, split_credentials
+from pipeline.gitops.clone import git_env
+from pipeline.gitops.gitparse import Redactor, parse_ls_remote, parse_ls_tree, parse_push
+from pipeline.gitops.proposal import (
     MAX_ROWS,
     Entry,
     blob_id,
@@ -30,7 +29,8 @@ from pipeline.publish.plan import (
     source_of,
     target_tree,
 )
-from pipeline.publish.publisher import MAX_DELAY, backoff
+from pipeline.gitops.publication import Identity
+from pipeline.gitops.publisher import MAX_DELAY, backoff
 from pipeline.secret import Secret
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.build import registry
-from pipeline.build.registry import Registry, RegistryError
+from pipeline.images import registry
+from pipeline.images.registry import Registry, RegistryError
 
 
 def flaky(failures: int, calls: list[str]) -> Any:

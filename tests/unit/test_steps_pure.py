@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build.outcome import Outcome
-from pipeline.build.refs import BuildContext, ImageName, tags_for
 from pipeline.errors import UserError
+from pipeline.images.outcome import Outcome
+from pipeline.images.refs import BuildContext, ImageName, tags_for
 from pipeline.notify.message import Message
 from pipeline.steps import report
 from pipeline.steps.event import DefaultBranchBuild, Ignored, PullRequestBuild, decide, load_payload

@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from pipeline.build import cloudbuild, engine
 from pipeline.cli import wiring
 from pipeline.config.settings import Builder, CloudBuild, GitHub, PlatformSettings
 from pipeline.config.settings import Registry as RegistrySettings
 from pipeline.forge import github
+from pipeline.images import cloudbuild, engine
 
 TOKEN = "ghs_CANARY0123456789abcdefCANARY"
 SETTINGS = PlatformSettings(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.monorepo import report
+from pipeline.monorepo import changed
 from pipeline.monorepo.batches import MAX_JOBS, batches, split
 
 
@@ -48,19 +48,19 @@ def test_a_limit_below_one_is_refused() -> None:
         split([1], 0)
 
 
-def _report(count: int) -> report.Report:
+def _report(count: int) -> changed.Report:
     changes = tuple(
-        report.ProjectChange(f"p{i:04d}", f"projects/p{i:04d}", ("global",)) for i in range(count)
+        changed.ProjectChange(f"p{i:04d}", f"projects/p{i:04d}", ("global",)) for i in range(count)
     )
-    return report.Report("b" * 40, "h" * 40, "m" * 40, changes, (), True)
+    return changed.Report("b" * 40, "h" * 40, "m" * 40, changes, (), True)
 
 
 def test_the_matrix_is_unchanged_up_to_the_limit_and_batched_past_it() -> None:
-    small = report.as_matrix(_report(3), max_jobs=3)
+    small = changed.as_matrix(_report(3), max_jobs=3)
     assert small == {
         "include": [{"project": f"p{i:04d}", "path": f"projects/p{i:04d}"} for i in range(3)]
     }
-    big = report.as_matrix(_report(1000))
+    big = changed.as_matrix(_report(1000))
     jobs = big["include"]
     assert len(jobs) == 256
     assert jobs[0] == {

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from pipeline.monorepo import changes, report
+from pipeline.monorepo import changed, changes
 from pipeline.monorepo.changes import Affected, Change, Plan
 
 M, A, D = "M", "A", "D"
@@ -226,10 +226,10 @@ def test_thousands_of_paths_and_ten_thousand_projects() -> None:  # timed: bench
 
 def test_names_json_matrix_and_text() -> None:
     result = plan([mod("projects/a/x.py"), rm("projects/old/somlier.yaml")], {"projects/a"})
-    named = report.named(
+    named = changed.named(
         result, {"projects/a": "model-a"}, base="b" * 40, head="c" * 40, merge_base="d" * 40
     )
-    assert report.as_json(named) == {
+    assert changed.as_json(named) == {
         "base": "b" * 40,
         "head": "c" * 40,
         "merge_base": "d" * 40,
@@ -239,16 +239,16 @@ def test_names_json_matrix_and_text() -> None:
         "deleted": [{"name": "old", "path": "projects/old"}],
         "all": False,
     }
-    assert report.as_matrix(named) == {"include": [{"project": "model-a", "path": "projects/a"}]}
-    assert report.as_text(named) == [
+    assert changed.as_matrix(named) == {"include": [{"project": "model-a", "path": "projects/a"}]}
+    assert changed.as_text(named) == [
         "model-a (projects/a): changed: projects/a/x.py",
         "old (projects/old): deleted",
     ]
 
 
 def test_the_root_project_is_shown_as_a_dot() -> None:
-    named = report.named(plan([mod("x")], {""}), {}, base="", head="", merge_base="")
-    assert report.as_matrix(named) == {"include": [{"project": ".", "path": "."}]}
+    named = changed.named(plan([mod("x")], {""}), {}, base="", head="", merge_base="")
+    assert changed.as_matrix(named) == {"include": [{"project": ".", "path": "."}]}
 
 
 @pytest.mark.parametrize("status", [M, A, D])

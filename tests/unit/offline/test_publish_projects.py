@@ -1,4 +1,4 @@
-"""What a merge publishes (pipeline.publish.projects), decided before anything connects."""
+"""What a merge publishes (pipeline.gitops.projects), decided before anything connects."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pipeline.config.model import ProjectConfig
 from pipeline.config.project import load_project
 from pipeline.config.settings import load_settings
 from pipeline.errors import StepFailed
-from pipeline.publish.model import Changes, PublishResult
-from pipeline.publish.projects import DagsTarget, Published, merged_groups, publish_merged
+from pipeline.gitops.projects import DagsTarget, Published, merged_groups, publish_merged
+from pipeline.gitops.publication import Changes, PublishResult
 from tests.helpers.files import WriteTree
 
 SHOWN = "projects/churn-model/somlier.yaml"  # the project of the monorepo fixture

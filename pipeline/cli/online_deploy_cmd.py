@@ -154,7 +154,7 @@ def deploy(
 def _local(
     request: DeployRequest, tracking_uri: str, options: LocalOptions, *, as_json: bool
 ) -> int:
-    from pipeline.cli.progress import progress_for
+    from pipeline.cli.wiring.display import progress_for
     from pipeline.online.deploy import serve_locally
 
     def err(line: str) -> None:
@@ -198,7 +198,7 @@ def _deploy_on_k8s(
     def echo(line: str) -> None:
         click.echo(line, err=as_json)
 
-    from pipeline.cli.progress import progress_for
+    from pipeline.cli.wiring.display import progress_for
 
     title = f"{request.model_name} version {request.model_version}: serving image and manifests"
     with progress_for(as_json or dry_run).step(title):

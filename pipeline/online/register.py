@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UserError
+from pipeline.online.model_names import check_model_name
 from pipeline.online.model_ref import check_spelling
-from pipeline.online.names import check_model_name
 from pipeline.online.tracking import Tracking, client, mlflow_failure
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from pipeline import proc
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
-    from pipeline.build.engine import BuildJob
+    from pipeline.images.engine import BuildJob
 
 # What a docker CLI needs from the environment to reach the engine and the registries.
 PASSED_ENV = ("PATH", "HOME", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")
@@ -284,7 +284,7 @@ def _docker_executables(path: str) -> list[str]:
 def _buildkit_via(executable: str, env: Mapping[str, str]) -> str:
     """``buildx``, ``DOCKER_BUILDKIT=1``, or "" when this client cannot build with BuildKit.
     Client-side only (``docker --version`` does not reach the engine); the engine's API version
-    is checked by :class:`pipeline.build.engine.DockerBuilder`."""
+    is checked by :class:`pipeline.images.engine.DockerBuilder`."""
     version = proc.run(executable, "--version", env=env, check=False)
     match = re.search(r"version (\d+)\.", version.stdout)
     if version.returncode != 0 or match is None:

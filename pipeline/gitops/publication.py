@@ -10,8 +10,8 @@ from typing import Literal, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pipeline.errors import UserError
-from pipeline.forge.names import is_repo
 from pipeline.forge.pulls import PullRef, Upserted
+from pipeline.forge.repo_names import is_repo
 from pipeline.secret import Secret
 
 # Matched with fullmatch: "$" would let a trailing newline through.

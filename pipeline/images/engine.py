@@ -1,6 +1,6 @@
 """The ``docker`` builder against the local engine (``DOCKER_HOST`` or the standard socket):
 builds with host networking, streams the log, and pushes every tag. With a docker CLI that
-drives BuildKit (:mod:`pipeline.build.buildkit`) the build, the tags and the push go through that
+drives BuildKit (:mod:`pipeline.images.buildkit`) the build, the tags and the push go through that
 CLI and the docker SDK is not imported; otherwise the docker SDK uses the engine's classic
 builder and pushes through the API."""
 
@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.build.packages import WHEEL_DIR, BuildSecret
-from pipeline.build.refs import ImageName
-from pipeline.build.registry import Credentials, Registry
 from pipeline.errors import MissingDependency, StepFailed, UserError
+from pipeline.images.packages import WHEEL_DIR, BuildSecret
+from pipeline.images.refs import ImageName
+from pipeline.images.registry import Credentials, Registry
 
 if TYPE_CHECKING:
-    from pipeline.build.buildkit import BuildKitCli
+    from pipeline.images.buildkit import BuildKitCli
 
 LOG_TAIL = 30
 
@@ -68,8 +68,8 @@ def classic_context(job: BuildJob) -> tuple[bytes, str]:
     --mount`` options (BuildKit only) gets a copy without them beside the wheel folder."""
     import tarfile
 
-    from pipeline.build.dockerfile import without_mounts
-    from pipeline.build.packages import with_files
+    from pipeline.images.dockerfile import without_mounts
+    from pipeline.images.packages import with_files
 
     with tarfile.open(fileobj=io.BytesIO(job.context)) as tar:
         try:
@@ -111,7 +111,7 @@ def _client(docker_host: str | None) -> Any:
 
 
 class DockerBuilder:
-    """Builds with BuildKit through ``buildkit`` (see :mod:`pipeline.build.buildkit`) when given
+    """Builds with BuildKit through ``buildkit`` (see :mod:`pipeline.images.buildkit`) when given
     one and the engine supports it, else with the engine's classic builder through the API."""
 
     def __init__(
@@ -127,7 +127,7 @@ class DockerBuilder:
         self._registry = registry
         self._sdk: Any = None
         if buildkit is not None:
-            from pipeline.build.buildkit import engine_supports
+            from pipeline.images.buildkit import engine_supports
 
             # One GET /_ping: connects (a clear error when there is no engine) and says
             # whether the engine is recent enough; the SDK is not needed for that.

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from pipeline.monorepo import detect, report
+from pipeline.monorepo import changed, detect
 
 _VALUED = {
     "--base": "base",
@@ -84,14 +84,14 @@ def run(options: Options) -> int:
 
     found = detect.detect(options.repo or Path.cwd(), options.base, options.head, os.environ)
     if options.as_json:
-        text = json.dumps(report.as_json(found), indent=2)
+        text = json.dumps(changed.as_json(found), indent=2)
     elif options.matrix:
-        text = json.dumps(report.as_matrix(found, options.max_jobs), separators=(",", ":"))
+        text = json.dumps(changed.as_matrix(found, options.max_jobs), separators=(",", ":"))
     else:
-        text = "\n".join(report.as_text(found))
+        text = "\n".join(changed.as_text(found))
     if text:
         sys.stdout.write(text + "\n")
     sys.stdout.flush()
     if not (options.as_json or options.matrix):
-        print(report.summary(found), file=sys.stderr)
+        print(changed.summary(found), file=sys.stderr)
     return 0

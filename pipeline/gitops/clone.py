@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pipeline import proc
 from pipeline.errors import StepFailed
-from pipeline.publish.gitparse import (
+from pipeline.gitops.gitparse import (
     Push,
     Redactor,
     Remote,
@@ -29,8 +29,8 @@ from pipeline.publish.gitparse import (
     parse_ls_tree,
     parse_push,
 )
-from pipeline.publish.model import Identity
-from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode, file_name
+from pipeline.gitops.proposal import FILE_MODE, Entry, blob_id, encode, file_name
+from pipeline.gitops.publication import Identity
 from pipeline.secret import Secret
 
 _NULL_OID = "0" * 40

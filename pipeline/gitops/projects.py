@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.errors import SomlierError, StepFailed, UserError
-from pipeline.publish.model import PublishRequest, PublishResult, PullForge
-from pipeline.publish.publisher import publish_dags
+from pipeline.gitops.publication import PublishRequest, PublishResult, PullForge
+from pipeline.gitops.publisher import publish_dags
 
 if TYPE_CHECKING:
     from pipeline.config.model import ProjectConfig

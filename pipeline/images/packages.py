@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipeline.build import wheel
 from pipeline.config.settings import Packages
 from pipeline.errors import UserError
+from pipeline.images import wheel
 from pipeline.secret import Secret, secret
 
 # Names, not values: the secret's id in `RUN --mount=type=secret,id=…`, and the Cloud Build

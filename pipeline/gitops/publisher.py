@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from pipeline.forge.pulls import PullRef
-from pipeline.publish import plan
-from pipeline.publish.dagsrepo import PublishError, RepoClone, is_ancestor
-from pipeline.publish.model import Identity, PublishRequest, PublishResult, Status
+from pipeline.gitops import proposal
+from pipeline.gitops.clone import PublishError, RepoClone, is_ancestor
+from pipeline.gitops.publication import Identity, PublishRequest, PublishResult, Status
 from pipeline.secret import Secret
 
 ATTEMPTS = 5
@@ -146,9 +146,9 @@ def _attempt(
     folder = request.folder
     base_tree = clone.tree(base_sha, folder)
     parent_tree = base_tree if parent == base_sha else clone.tree(parent, folder)
-    final = plan.target_tree(parent_tree, request.files, prune=request.prune)
-    against_base = plan.diff_trees(base_tree, final)
-    this_commit = plan.diff_trees(parent_tree, final)
+    final = proposal.target_tree(parent_tree, request.files, prune=request.prune)
+    against_base = proposal.diff_trees(base_tree, final)
+    this_commit = proposal.diff_trees(parent_tree, final)
 
     def result(status: Status, commit: str | None = None, diff: str = "") -> PublishResult:
         return PublishResult(
@@ -172,7 +172,7 @@ def _attempt(
         say(f"{request.project}: {request.branch} holds a newer source commit; not overwritten")
         return result("superseded")
 
-    message = plan.commit_message(request, this_commit)
+    message = proposal.commit_message(request, this_commit)
     gone = sorted(parent_tree.keys() - final.keys())
     commit = clone.build_commit(parent, folder, gone, request.files, message)
     if request.dry_run:
@@ -187,8 +187,10 @@ def _attempt(
     upserted = request.forge.upsert(
         request.branch,
         base,
-        title=plan.pr_title(request.project),
-        body=plan.pr_body(request, against_base, base, this_commit if parent != base_sha else None),
+        title=proposal.pr_title(request.project),
+        body=proposal.pr_body(
+            request, against_base, base, this_commit if parent != base_sha else None
+        ),
         found=pull,
         looked=True,
     )
@@ -200,7 +202,7 @@ def _superseded(request: PublishRequest, clone: RepoClone, head: str) -> bool:
     """Whether the branch head was published from a newer commit of the same source."""
     if request.source_root is None:
         return False
-    found = plan.source_of(clone.message(head))
+    found = proposal.source_of(clone.message(head))
     if found is None or found[0] != request.source_repo or found[1] == request.source_commit:
         return False
     return is_ancestor(request.source_root, request.source_commit, found[1]) is True

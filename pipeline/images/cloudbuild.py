@@ -28,11 +28,11 @@ from tenacity import (
     stop_after_delay,
 )
 
-from pipeline.build.engine import BuildFailed, BuildJob, Built, LogTail
-from pipeline.build.packages import CLOUD_SECRET_ENV
-from pipeline.build.refs import ImageName
 from pipeline.config.settings import CloudBuild
 from pipeline.errors import MissingDependency, StepFailed, UserError
+from pipeline.images.engine import BuildFailed, BuildJob, Built, LogTail
+from pipeline.images.packages import CLOUD_SECRET_ENV
+from pipeline.images.refs import ImageName
 
 DOCKER_STEP = "gcr.io/cloud-builders/docker"
 SOURCE_HASH_LABEL = "dev.somlier.source-hash"

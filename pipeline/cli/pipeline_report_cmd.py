@@ -28,7 +28,7 @@ def report(results: tuple[Path, ...], as_json: bool, repo: Path | None) -> int:
     result file is not one.
     """
     from pipeline.cli import wiring
-    from pipeline.cli.images_cmd import _root, echo_result
+    from pipeline.cli.pipeline_build_cmd import _root, echo_result
     from pipeline.config.settings import load_settings
     from pipeline.steps.batch_results import report_batches
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
-from pipeline.publish.plan import Entry
+from pipeline.gitops.proposal import Entry
 
 # Reasons git gives for refusing a ref update that a fresh fetch and a retry can fix.
 _RETRYABLE = (

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from pipeline.build.buildkit import BuildKitCli
-    from pipeline.build.registry import Registry
     from pipeline.config.settings import PlatformSettings
     from pipeline.forge.github import GitHubRepo
+    from pipeline.images.buildkit import BuildKitCli
+    from pipeline.images.registry import Registry
     from pipeline.online.kube_adapters import KubeAdapters
     from pipeline.secret import Secret
     from pipeline.steps.flow import Reports
@@ -107,8 +107,8 @@ def _github_calls() -> int:
 def registry_for(settings: PlatformSettings, environ: Mapping[str, str]) -> Registry | None:
     """The client of ``registry.url`` with its credentials (the token ``registry.token_env``
     names, else the docker config in ``DOCKER_CONFIG``), or None without a registry."""
-    from pipeline.build.refs import ImageName
-    from pipeline.build.registry import Credentials, Registry, docker_config_credentials
+    from pipeline.images.refs import ImageName
+    from pipeline.images.registry import Credentials, Registry, docker_config_credentials
     from pipeline.secret import secret
 
     host = ImageName.parse(settings.registry.url, "x").registry
@@ -128,8 +128,8 @@ def registry_for(settings: PlatformSettings, environ: Mapping[str, str]) -> Regi
 
 def buildkit_for(mode: str, environ: Mapping[str, str]) -> BuildKitCli | None:
     """The docker CLI that builds with BuildKit (``builder.buildkit``), said once in the log."""
-    from pipeline.build import buildkit
     from pipeline.errors import UserError
+    from pipeline.images import buildkit
     from pipeline.resources import cache_dir
 
     found = buildkit.find(environ, environ.get("DOCKER_HOST"), mode, cache=cache_dir(environ))
@@ -158,7 +158,7 @@ def builder_factory(
     builder) and ``registry`` (with BuildKit, the tags after the first are set there)."""
     factory: Callable[[], Any]
     if settings.builder.type == "cloudbuild":
-        from pipeline.build.cloudbuild import CloudBuildBuilder
+        from pipeline.images.cloudbuild import CloudBuildBuilder
 
         factory = partial(
             CloudBuildBuilder,
@@ -167,7 +167,7 @@ def builder_factory(
             storage_endpoint=environ.get("SOMLIER_GCS_API_URL") or None,
         )
     else:
-        from pipeline.build.engine import DockerBuilder
+        from pipeline.images.engine import DockerBuilder
 
         factory = partial(
             DockerBuilder, environ.get("DOCKER_HOST"), buildkit=buildkit, registry=registry

@@ -1,14 +1,14 @@
 """Publishing rendered DAG files to the dags repository: one branch and one PR per project.
 
-``publish_dags(PublishRequest(...)) -> PublishResult``; see :mod:`pipeline.publish.publisher`
+``publish_dags(PublishRequest(...)) -> PublishResult``; see :mod:`pipeline.gitops.publisher`
 for what a publish does and ``docs/publishing.md`` for how to use it. Several projects at once
-(``offline render --open-pr``, after a merge, ``/dag``): :mod:`pipeline.publish.projects`.
+(``offline render --open-pr``, after a merge, ``/dag``): :mod:`pipeline.gitops.projects`.
 """
 
 from __future__ import annotations
 
-from pipeline.publish.dagsrepo import PublishError
-from pipeline.publish.model import (
+from pipeline.gitops.clone import PublishError
+from pipeline.gitops.publication import (
     Changes,
     Identity,
     PublishRequest,
@@ -16,7 +16,7 @@ from pipeline.publish.model import (
     PullForge,
     split_credentials,
 )
-from pipeline.publish.publisher import publish_dags
+from pipeline.gitops.publisher import publish_dags
 
 __all__ = [
     "Changes",

@@ -1,32 +1,25 @@
-"""``somlier pipeline build`` and ``somlier pipeline event``: the image step from the CLI and
-from GitHub Actions. This module is the edge: it reads the environment (``GITHUB_*``, tokens,
-``DOCKER_HOST``) once and hands plain settings to the step."""
+"""``somlier pipeline build``: the image step from the CLI (``pipeline event`` runs it for a
+GitHub event, ``pipeline report`` posts a matrix build's results). The environment is read
+here, once; the adapters are built in :mod:`pipeline.cli.wiring.step_adapters`."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.cli import wiring
 from pipeline.cli.options import json_option, repo_option
-from pipeline.errors import EXIT_OK, UserError
+from pipeline.errors import UserError
 
 if TYPE_CHECKING:  # the runtime imports are deferred to keep --help fast
-    from pipeline.build.refs import Trigger
     from pipeline.config.settings import PlatformSettings
-    from pipeline.steps.flow import Reports
-    from pipeline.steps.image_step import ImageStepResult, StepAdapters
-
-
-def _log(project: str, line: str) -> None:
-    click.echo(f"[{project}] {line}", err=True)
+    from pipeline.images.refs import Trigger
+    from pipeline.steps.image_step import ImageStepResult
 
 
 def _root(repo: Path | None) -> Path:
@@ -65,6 +58,7 @@ def _run(
     from the checkout. ``publish_dags``: on
     a main build with ``github.dags_repo`` set, also publish the changed projects' DAGs.
     ``results``: a batch of a matrix build: write the result there, post nothing."""
+    from pipeline.cli.wiring.step_adapters import step_adapters
     from pipeline.config.pins import pinned
     from pipeline.config.settings import load_settings
     from pipeline.config.settings_at import load_settings_at
@@ -116,89 +110,6 @@ def echo_result(result: ImageStepResult, *, as_json: bool) -> int:
     return result.exit_code
 
 
-def step_adapters(
-    settings: PlatformSettings,
-    environ: Mapping[str, str],
-    *,
-    repo: str | None,
-    to_github: bool,
-    publish_dags: bool = True,
-    quiet: bool = True,
-    batch: bool = False,
-) -> StepAdapters:
-    """The image step's adapters from settings and the environment: registry, builders,
-    reports (GitHub when ``to_github``, Slack or the console; with ``batch`` only the job
-    summary and outputs), the DAG publisher, progress."""
-    from pipeline.cli.progress import progress_for
-    from pipeline.steps.image_step import StepAdapters
-
-    registry = wiring.registry_for(settings, environ)
-    publisher = partial(_publish_merged, settings, environ) if publish_dags else None
-    reports = partial(
-        wiring.reports_for,
-        settings,
-        environ,
-        repo or settings.github.projects_repo,
-        to_github=to_github,
-    )
-    return StepAdapters(
-        settings=settings,
-        registry=registry,
-        builders=partial(_builders, settings, environ, registry),
-        reports=partial(_files_only, environ) if batch else reports,
-        log=_log,
-        packages_log=lambda line: click.echo(line, err=True),
-        publish_dags=publisher,
-        progress=progress_for(quiet),
-    )
-
-
-def _publish_merged(
-    settings: PlatformSettings,
-    environ: Mapping[str, str],
-    root: Path,
-    sha: str,
-    configs: Sequence[Any],
-    outcomes: Sequence[Any],
-    deleted: Sequence[str],
-) -> list[dict[str, Any]]:
-    """The merge's DAG publisher (publish_edge), imported when a merge publishes."""
-    from pipeline.cli.publish_edge import publish_merged
-
-    return publish_merged(root, sha, configs, outcomes, deleted, settings, environ)
-
-
-def _files_only(environ: Mapping[str, str]) -> Reports:
-    """A batch's reports: its job summary and step outputs; ``pipeline report`` posts."""
-    from pipeline.steps.flow import Reports
-
-    summary, output = environ.get("GITHUB_STEP_SUMMARY"), environ.get("GITHUB_OUTPUT")
-    return Reports(
-        summary_path=Path(summary) if summary else None,
-        output_path=Path(output) if output else None,
-    )
-
-
-def _builders(
-    settings: PlatformSettings, environ: Mapping[str, str], registry: Any, planned: bool
-) -> Callable[[], Any]:
-    """The factory of the builder the settings choose (Cloud Build, or the engine; with
-    BuildKit when there is something to build)."""
-    cloud = settings.builder.type == "cloudbuild"
-    if cloud and registry is None:
-        raise UserError(
-            "builder.type cloudbuild pushes every image: registry.url is not set",
-            hint="set registry.url (Artifact Registry or GCR) in .somlier/platform.yaml",
-        )
-    buildkit = (
-        wiring.buildkit_for(settings.builder.buildkit, environ) if planned and not cloud else None
-    )
-    return wiring.builder_factory(settings, environ, registry=registry, buildkit=buildkit)
-
-
-REPO_OPTION = repo_option
-
-
 @click.command()
 @click.option(
     "--base", metavar="REF", help="Build the projects changed since the merge base with REF."
@@ -238,7 +149,7 @@ REPO_OPTION = repo_option
     "PR comment or Slack); `somlier pipeline report` posts for every batch at once.",
 )
 @json_option
-@REPO_OPTION
+@repo_option
 def build(
     base: str | None,
     head: str,
@@ -283,79 +194,4 @@ def build(
         publish_dags=not no_dags,
         jobs=jobs,
         results=results,
-    )
-
-
-@click.command()
-@click.option(
-    "--name",
-    envvar="GITHUB_EVENT_NAME",
-    metavar="EVENT",
-    help="The event name [default: $GITHUB_EVENT_NAME].",
-)
-@click.option(
-    "--path",
-    "event_path",
-    envvar="GITHUB_EVENT_PATH",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The event payload [default: $GITHUB_EVENT_PATH].",
-)
-@click.option("--include-drafts", is_flag=True, help="Build draft pull requests too.")
-@click.option("--dry-run", is_flag=True, help="Print the plan as JSON; build, push, post nothing.")
-@json_option
-@REPO_OPTION
-def event(
-    name: str | None,
-    event_path: Path | None,
-    include_drafts: bool,
-    dry_run: bool,
-    as_json: bool,
-    repo: Path | None,
-) -> int:
-    """Run the image step a GitHub event asks for.
-
-    pull_request (opened, synchronize, reopened, ready_for_review): build the changed projects
-    with pr-N tags, set a commit status per project, update one PR comment, post to Slack.
-    push to the default branch: build or retag with latest. issue_comment (created, on a PR):
-    the comment commands /deploy, /build, /dag, /rollback, /help (docs/commands.md); exit 1
-    when one is refused or fails. Anything else is ignored with a one-line reason (exit 0).
-    """
-    from pipeline.steps.event import Ignored, decide, load_payload
-    from pipeline.steps.flow import context_for
-
-    if not name or event_path is None:
-        raise UserError(
-            "no event: set GITHUB_EVENT_NAME and GITHUB_EVENT_PATH, or pass --name and --path"
-        )
-    if name == "issue_comment":
-        from pipeline.cli.comment_edge import comment_root, run_event
-
-        return run_event(
-            name,
-            load_payload(event_path),
-            root=comment_root(repo),
-            environ=os.environ,
-            dry_run=dry_run,
-            as_json=as_json,
-        )
-    decision = decide(name, load_payload(event_path), include_drafts=include_drafts)
-    if isinstance(decision, Ignored):
-        if as_json or dry_run:
-            click.echo(json.dumps({"ignored": True, "reason": decision.reason}))
-        else:
-            click.echo(f"ignored: {decision.reason}")
-        return EXIT_OK
-    context, base, head = context_for(decision)
-    return _run(
-        _root(repo),
-        base=base,
-        head=head,
-        projects=(),
-        trigger=context.trigger,
-        pr=context.pr_number,
-        dry_run=dry_run,
-        as_json=as_json,
-        repo=decision.repo,
-        link=decision.html_url or None,
-        environ=os.environ,
     )

@@ -6,21 +6,18 @@ here from settings and the environment, for ``somlier pipeline event`` (which pr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from pipeline.cli.wiring import adapters_for, forge_for
-from pipeline.errors import EXIT_OK, EXIT_STEP_FAILED
+from pipeline.errors import EXIT_OK
 
 if TYPE_CHECKING:
     from pipeline.chatops.actions import ImagesBuilt
     from pipeline.chatops.dispatch import Action
-    from pipeline.chatops.handle import CommentHandler, Report
+    from pipeline.chatops.handle import CommentHandler
     from pipeline.config.settings import PlatformSettings
 
 
@@ -66,7 +63,7 @@ def build_images(
     """``/build``: the image step on the PR head's tree, with the settings of the default
     branch (never the PR's), reported on the PR."""
     from pipeline.chatops.actions import ImagesBuilt
-    from pipeline.cli.images_cmd import step_adapters
+    from pipeline.cli.wiring.step_adapters import step_adapters
     from pipeline.config.pins import pinned
     from pipeline.steps.image_step import run_image_step
 
@@ -114,10 +111,10 @@ def publish_pr_dags(
 ) -> tuple[Any, ...]:
     """The DAGs of the projects in ``folders`` at the PR head, on its image (``sha-<short>``,
     as the PR build tags it), in one PR per project in the dags repository: the feature
-    (:func:`pipeline.publish.projects.publish_pr_dags`) with the dags repository wired here."""
-    from pipeline.cli.publish_edge import connector, log
+    (:func:`pipeline.gitops.projects.publish_pr_dags`) with the dags repository wired here."""
+    from pipeline.cli.wiring.dags_repo import connector, log
     from pipeline.config.pins import pinned
-    from pipeline.publish.projects import publish_pr_dags as publish
+    from pipeline.gitops.projects import publish_pr_dags as publish
 
     with pinned(root, settings):  # the PR's tree holds the PR's edit of the settings file
         published = publish(
@@ -150,43 +147,3 @@ def comment_handler(
         log,
         provenance_for(root, settings, environ),
     )
-
-
-def run_event(
-    name: str,
-    payload: dict[str, Any],
-    *,
-    root: Path | None,
-    environ: Mapping[str, str],
-    dry_run: bool,
-    as_json: bool,
-) -> int:
-    """``somlier pipeline event`` for ``issue_comment``: exit 0 when every command ran (or the
-    comment was ignored), 1 when one was refused, aborted or failed."""
-    from pipeline.chatops.actions import for_github_actions
-    from pipeline.config.settings import load_settings
-
-    settings = load_settings(root, environ)
-    actions = action_table(root, settings, environ)
-    if environ.get("GITHUB_ACTIONS") == "true":
-        actions = for_github_actions(actions)  # /build and /dag run no PR code there
-    handler = comment_handler(
-        root, settings, environ, log=lambda line: click.echo(line, err=True), actions=actions
-    )
-    report = handler(name, payload, dry_run=dry_run)
-    _print(report, as_json=as_json or dry_run)
-    return EXIT_OK if report.ok else EXIT_STEP_FAILED
-
-
-def _print(report: Report, *, as_json: bool) -> None:
-    data = report.to_json()
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    if data["ignored"]:
-        click.echo(f"ignored: {data['reason']}")
-        return
-    for item in data["commands"]:
-        state = item.get("state") or item["decision"]
-        why = item.get("reason") or item.get("message", "")
-        click.echo(f"{item['text']}: {state}" + (f": {why.splitlines()[0]}" if why else ""))

@@ -1,7 +1,7 @@
 """Publishing rendered DAGs from the CLI (``offline create/render --open-pr``, the push step of
 ``pipeline event`` and ``/dag``): reads the token, the dags repository and the source commit at
-the edge into a :class:`pipeline.publish.projects.DagsTarget`, and prints what
-:mod:`pipeline.publish.projects` returns."""
+the edge into a :class:`pipeline.gitops.projects.DagsTarget`, and prints what
+:mod:`pipeline.gitops.projects` returns."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.errors import UserError
-from pipeline.forge.names import is_repo
+from pipeline.forge.repo_names import is_repo
 
 if TYPE_CHECKING:
-    from pipeline.build.outcome import Outcome
     from pipeline.config.model import ProjectConfig
     from pipeline.config.settings import PlatformSettings
-    from pipeline.publish import PublishResult
-    from pipeline.publish.projects import Connect, DagsTarget
+    from pipeline.gitops import PublishResult
+    from pipeline.gitops.projects import Connect, DagsTarget
+    from pipeline.images.outcome import Outcome
 
 
 def log(line: str) -> None:
@@ -47,7 +47,7 @@ def target(
     """Where DAGs are published from the checkout at ``root``: ``github.dags_repo``, with a
     GitHub client when there is a token (a dry run may go without one)."""
     from pipeline.cli.wiring import clone_url, forge_for, github_token
-    from pipeline.publish.projects import DagsTarget
+    from pipeline.gitops.projects import DagsTarget
 
     dags_repo = settings.github.dags_repo
     if not dags_repo:
@@ -86,7 +86,7 @@ def publish(
     """Open or update one PR per project in ``github.dags_repo``; ``groups`` maps each project
     to its full set of DAG files ``{dag_id: source}``. A failed project does not stop the
     others; it is reported, and the caller exits 1."""
-    from pipeline.publish.projects import publish_groups
+    from pipeline.gitops.projects import publish_groups
 
     where = target(root, settings, environ, dry_run=dry_run)
     published = publish_groups(
@@ -104,8 +104,8 @@ def publish_merged(
     settings: PlatformSettings,
     environ: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """After a merge: :func:`pipeline.publish.projects.publish_merged`, its PRs on stderr."""
-    from pipeline.publish import projects
+    """After a merge: :func:`pipeline.gitops.projects.publish_merged`, its PRs on stderr."""
+    from pipeline.gitops import projects
 
     published = projects.publish_merged(
         [config for _folder, config in configs],

@@ -6,7 +6,7 @@ Layout: ``<env>/<model>/`` holds the manifests (``deployment.yaml``, ``service.y
 record (:mod:`pipeline.online.release`). Argo CD or Flux applies the folder as it is; a rollback
 reads the record from the default branch (what is deployed).
 
-Git work reuses the DAG publisher's machinery (:class:`pipeline.publish.dagsrepo.RepoClone`: a
+Git work reuses the DAG publisher's machinery (:class:`pipeline.gitops.clone.RepoClone`: a
 scratch repository, the token only in an HTTP header, pushes with a lease, redacted errors) and
 its pull request upsert; the branch ``somlier/deploy/<model>-<env>`` is rebuilt on the default
 branch by every run (one commit), so the PR always shows exactly what merging deploys.
@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import UserError
-from pipeline.forge.names import is_repo
+from pipeline.forge.repo_names import is_repo
+from pipeline.gitops import Identity, PullForge, split_credentials
+from pipeline.gitops.clone import PublishError, RepoClone
+from pipeline.gitops.proposal import FILE_MODE, Entry, blob_id, encode
+from pipeline.gitops.publication import check_target
+from pipeline.gitops.publisher import ATTEMPTS, DELAY, with_retries
 from pipeline.online.manifests import Manifest, ServingSpec, model_label, object_name
 from pipeline.online.release import Action
-from pipeline.publish import Identity, PullForge, split_credentials
-from pipeline.publish.dagsrepo import PublishError, RepoClone
-from pipeline.publish.model import check_target
-from pipeline.publish.plan import FILE_MODE, Entry, blob_id, encode
-from pipeline.publish.publisher import ATTEMPTS, DELAY, with_retries
 from pipeline.secret import Secret
 
 RELEASE_FILE = "release.yaml"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pipeline.gitops.publication import DAG_ID, Changes, PublishRequest
 from pipeline.monorepo import gitblobs
-from pipeline.publish.model import DAG_ID, Changes, PublishRequest
 
 FILE_MODE = "100644"
 MARKER = "<!-- somlier:dags {project} -->"
