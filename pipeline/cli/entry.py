@@ -1,5 +1,5 @@
 """The console script ``somlier``: picks how a command line runs, and maps every failure to the
-exit codes of the CLI contract (the one place that does).
+exit codes of the CLI contract (through :func:`pipeline.cli.guard.guarded`).
 
 Most command lines go to the click application in :mod:`pipeline.cli.main`. ``somlier pipeline
 changed``, which CI runs on every push and which otherwise spends most of its time importing
@@ -11,9 +11,9 @@ click, is started without it when its arguments are well formed
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-EXIT_INTERRUPTED = 130  # pipeline.errors has them all; that module is imported only on failure
+from pipeline.cli.guard import guarded
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,28 +32,6 @@ def _dispatch(args: list[str]) -> int:
     from pipeline.cli.main import run_click
 
     return run_click(args)
-
-
-def guarded(run: Callable[[], int], args: list[str]) -> int:
-    """``run()``'s exit code, with the failures every command shares turned into a message on
-    stderr and an exit code: a :class:`~pipeline.errors.SomlierError` its own, Ctrl-C 130, a
-    closed stdout (``somlier … | head``) 0, and anything else (a bug) 3 with a crash log."""
-    try:
-        return run()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:
-        from pipeline.errors import SomlierError
-
-        if isinstance(exc, SomlierError):
-            print(exc.render(), file=sys.stderr)
-            return exc.exit_code
-        from pipeline.cli import crash
-
-        return crash.report(exc, args)
 
 
 def entry() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import click
 
 from pipeline import __version__
-from pipeline.cli.entry import guarded
+from pipeline.cli.guard import guarded
 from pipeline.cli.lazy import LazyGroup
 from pipeline.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR
 
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_click(args: list[str]) -> int:
     """``args`` through the click application; click's own failures (usage errors, Ctrl-C at a
     prompt, ``--help``'s exit) become exit codes here, every other one in
-    :func:`~pipeline.cli.entry.guarded`."""
+    :func:`~pipeline.cli.guard.guarded`."""
     try:
         result = cli.main(args=args, prog_name="somlier", standalone_mode=False)
     except click.exceptions.Abort:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from pipeline.errors import MissingDependency, StepFailed
+from pipeline.errors import MissingDependency
+from pipeline.forge.forge_error import ForgeError
+from pipeline.forge.pulls import PullRequests, PullState
 from pipeline.secret import Secret
-
-if TYPE_CHECKING:
-    from pipeline.forge.pulls import PullRequests, PullState
 
 State = Literal["pending", "success", "failure", "error"]
 
@@ -52,10 +51,6 @@ def _install_counter() -> None:
 
     requester_module.Requester.injectConnectionClasses(CountingHTTP, CountingHTTPS)
     _installed = True
-
-
-class ForgeError(StepFailed):
-    """GitHub refused or failed a request."""
 
 
 @dataclass(frozen=True)
@@ -173,8 +168,6 @@ class GitHubRepo:
 
     def pulls(self) -> PullRequests:
         """The pull requests of this repository (:mod:`pipeline.forge.pulls`)."""
-        from pipeline.forge.pulls import PullRequests
-
         return PullRequests(self._repo, self.full_name)
 
     # PR comment commands (pipeline.chatops) ---------------------------------------------------
@@ -224,8 +217,6 @@ class GitHubRepo:
         """Head, state, mergeability and (``reviews``) the latest review of each reviewer: one
         request, two with the reviews."""
         from github import GithubException
-
-        from pipeline.forge.pulls import PullState
 
         try:
             pull = self._repo.get_pull(number)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.forge.github import ForgeError
+from pipeline.forge.forge_error import ForgeError
 
 
 @dataclass(frozen=True)

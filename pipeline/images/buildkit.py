@@ -25,7 +25,7 @@ from pipeline import proc
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
-    from pipeline.images.engine import BuildJob
+    from pipeline.images.job import BuildJob
 
 # What a docker CLI needs from the environment to reach the engine and the registries.
 PASSED_ENV = ("PATH", "HOME", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY")

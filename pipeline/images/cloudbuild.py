@@ -30,7 +30,8 @@ from tenacity import (
 
 from pipeline.config.settings import CloudBuild
 from pipeline.errors import MissingDependency, StepFailed, UserError
-from pipeline.images.engine import BuildFailed, BuildJob, Built, LogTail
+from pipeline.images.engine import BuildFailed, Built, LogTail
+from pipeline.images.job import BuildJob
 from pipeline.images.packages import CLOUD_SECRET_ENV
 from pipeline.images.refs import ImageName
 

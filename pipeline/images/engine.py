@@ -9,12 +9,13 @@ from __future__ import annotations
 import collections
 import io
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import MissingDependency, StepFailed, UserError
-from pipeline.images.packages import WHEEL_DIR, BuildSecret
+from pipeline.images.job import BuildJob
+from pipeline.images.packages import WHEEL_DIR
 from pipeline.images.refs import ImageName
 from pipeline.images.registry import Credentials, Registry
 
@@ -22,20 +23,6 @@ if TYPE_CHECKING:
     from pipeline.images.buildkit import BuildKitCli
 
 LOG_TAIL = 30
-
-
-@dataclass(frozen=True)
-class BuildJob:
-    project: str
-    image: ImageName
-    tags: tuple[str, ...]
-    context: bytes  # a tar of the sources
-    dockerfile: str  # path inside the context
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    cache_from: tuple[str, ...] = ()
-    push: bool = True
-    secrets: tuple[BuildSecret, ...] = ()  # mounted for a RUN by BuildKit; never build args
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from pipeline import proc
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import StepFailed, UserError
-from pipeline.images.engine import BuildJob
+from pipeline.images.job import BuildJob
 from pipeline.images.refs import ImageName
 from pipeline.online.request import DeployRequest
 from pipeline.render import Quoted, render

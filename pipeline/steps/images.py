@@ -18,7 +18,8 @@ from pipeline.config.model import ProjectConfig
 from pipeline.config.settings import PlatformSettings
 from pipeline.errors import SomlierError
 from pipeline.images import context as sources
-from pipeline.images.engine import BuildFailed, BuildJob, Built
+from pipeline.images.engine import BuildFailed, Built
+from pipeline.images.job import BuildJob
 from pipeline.images.outcome import Outcome
 from pipeline.images.packages import PackageInputs, with_files
 from pipeline.images.refs import BuildContext, ImageName, tags_for

@@ -25,7 +25,8 @@ from pipeline.config.settings import CloudBuild
 from pipeline.errors import UserError
 from pipeline.images import context as sources
 from pipeline.images.cloudbuild import CloudBuildBuilder
-from pipeline.images.engine import BuildFailed, BuildJob
+from pipeline.images.engine import BuildFailed
+from pipeline.images.job import BuildJob
 from pipeline.images.refs import ImageName
 from tests.fakes.cloudbuild import FakeCloudBuild
 from tests.helpers.git import GitRepo

@@ -20,7 +20,8 @@ from urllib.parse import unquote
 import pytest
 
 from pipeline import proc
-from pipeline.forge.github import ForgeError, GitHubRepo
+from pipeline.forge.forge_error import ForgeError
+from pipeline.forge.github import GitHubRepo
 from pipeline.forge.pulls import PullRequests
 from pipeline.gitops import PublishError, PublishRequest, PublishResult, publish_dags
 from pipeline.secret import Secret

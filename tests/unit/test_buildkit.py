@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.images import buildkit
-from pipeline.images.engine import BuildJob
+from pipeline.images.job import BuildJob
 from pipeline.images.refs import ImageName
 
 

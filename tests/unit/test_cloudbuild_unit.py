@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from pipeline.images.cloudbuild import build_spec, digest_of, escape, object_name
-from pipeline.images.engine import BuildJob
+from pipeline.images.job import BuildJob
 from pipeline.images.refs import ImageName
 
 IMAGE = ImageName.parse("gcr.io/my-proj", "alpha")

@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.config.project import load_project
 from pipeline.config.settings import PlatformSettings
-from pipeline.images.engine import BuildJob, Built
+from pipeline.images.engine import Built
+from pipeline.images.job import BuildJob
 from pipeline.images.refs import BuildContext, ImageName
 from pipeline.steps import images
 

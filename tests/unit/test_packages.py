@@ -20,7 +20,8 @@ from pipeline.errors import ConfigError, StepFailed, UserError
 from pipeline.images import buildkit, packages, wheel
 from pipeline.images.cloudbuild import build_spec
 from pipeline.images.dockerfile import without_mounts
-from pipeline.images.engine import BuildFailed, BuildJob, DockerBuilder, classic_context
+from pipeline.images.engine import BuildFailed, DockerBuilder, classic_context
+from pipeline.images.job import BuildJob
 from pipeline.images.refs import ImageName
 from pipeline.secret import Secret
 

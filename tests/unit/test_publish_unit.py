@@ -13,7 +13,7 @@ import pytest
 from github import GithubException
 
 from pipeline.errors import UserError
-from pipeline.forge.github import ForgeError
+from pipeline.forge.forge_error import ForgeError
 from pipeline.forge.pulls import PullRef, PullRequests, Upserted
 from pipeline.gitops import Changes, PublishRequest, PublishResult, split_credentials
 from pipeline.gitops.clone import git_env
