@@ -60,8 +60,8 @@ def _run(
     ``results``: a batch of a matrix build: write the result there, post nothing."""
     from pipeline.cli.wiring.step_adapters import step_adapters
     from pipeline.config.pins import pinned
-    from pipeline.config.settings import load_settings
     from pipeline.config.settings_at import load_settings_at
+    from pipeline.config.settings_load import load_settings
     from pipeline.steps.image_step import run_image_step
 
     pin: contextlib.AbstractContextManager[None] = contextlib.nullcontext()

@@ -110,7 +110,7 @@ def _comment(
     comment was ignored), 1 when one was refused, aborted or failed."""
     from pipeline.chatops.actions import for_github_actions
     from pipeline.cli.wiring.comment_actions import action_table, comment_handler
-    from pipeline.config.settings import load_settings
+    from pipeline.config.settings_load import load_settings
 
     settings = load_settings(root, environ)
     actions = action_table(root, settings, environ)

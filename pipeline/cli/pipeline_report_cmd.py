@@ -29,7 +29,7 @@ def report(results: tuple[Path, ...], as_json: bool, repo: Path | None) -> int:
     """
     from pipeline.cli import wiring
     from pipeline.cli.pipeline_build_cmd import _root, echo_result
-    from pipeline.config.settings import load_settings
+    from pipeline.config.settings_load import load_settings
     from pipeline.steps.batch_results import report_batches
 
     environ = os.environ

@@ -29,15 +29,15 @@ def _platform(
     """Validate the platform settings of the monorepo around ``start``, if it has any; return
     the report (None when there is no file), the settings (None when there is no valid file)
     and their ``${VAR}`` rule."""
-    from pipeline.config import settings, variables
+    from pipeline.config import settings, settings_load, variables, variables_load
 
     root = location.platform_root(start)
     if root is None:
-        return None, None, variables.for_root(None, os.environ)
+        return None, None, variables_load.for_root(None, os.environ)
     path = root / settings.FILENAME
     shown = shown_path(path, cwd)
     try:
-        loaded = settings.load_settings(root, os.environ)
+        loaded = settings_load.load_settings(root, os.environ)
     except ConfigError as exc:
         # The strictest rule (nothing allowed) while the settings are broken.
         return (
@@ -65,7 +65,7 @@ def _offline_jobs(
         if report.project is None or not report.dag_ids:
             continue
         from pipeline.config.project import load_project
-        from pipeline.config.settings import load_settings
+        from pipeline.config.settings_load import load_settings
         from pipeline.offline.plan import check_jobs
 
         settings = settings or load_settings(None, os.environ)

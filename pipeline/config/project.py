@@ -139,7 +139,7 @@ def _check(
     """Return (data, locator) for a valid file, or raise ConfigError with every diagnostic.
     ``variables`` (the monorepo's rule) is looked up from the file's place when not given."""
     if variables is None:
-        from pipeline.config.variables import for_file
+        from pipeline.config.variables_load import for_file
 
         variables = for_file(path, environ)
     doc = yamlsafe.load_text(raw, shown)

@@ -13,7 +13,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipeline.config.settings import FILENAME, PlatformSettings, load_settings
+from pipeline.config.settings import FILENAME, PlatformSettings
+from pipeline.config.settings_load import load_settings
 from pipeline.errors import ConfigError, Diagnostic, UserError
 
 

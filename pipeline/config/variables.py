@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -141,38 +140,3 @@ def _configured(settings: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
 def from_settings(settings: PlatformSettings) -> Variables:
     configured = {canonical(name): where for name, where in _configured(settings)}
     return Variables(frozenset(settings.interpolation.allow), configured)
-
-
-_KNOWN: dict[str, Variables] = {}  # by the settings' inputs (see settings_cache.key)
-
-
-def for_root(root: Path | None, environ: Mapping[str, str]) -> Variables:
-    """The rule of the monorepo at ``root``. Settings that do not load give the strictest rule
-    (nothing allowed): their own errors are reported where they are loaded."""
-    from pipeline.config import settings_cache
-    from pipeline.config.pins import pinned_for
-    from pipeline.config.settings import PlatformSettings, load_settings
-    from pipeline.errors import UserError
-
-    pin = pinned_for(root)
-    if pin is not None:
-        return from_settings(pin)
-    inputs = settings_cache.key(root, environ)
-    if inputs is not None and inputs in _KNOWN:
-        return _KNOWN[inputs]
-    try:
-        settings = load_settings(root, environ)
-    except UserError:
-        settings = PlatformSettings()
-    found = from_settings(settings)
-    if inputs is not None:
-        _KNOWN.clear()  # one monorepo per run, nearly always
-        _KNOWN[inputs] = found
-    return found
-
-
-def for_file(path: Path, environ: Mapping[str, str]) -> Variables:
-    """The rule for the somlier.yaml at ``path``: that of the monorepo around it."""
-    from pipeline.config.location import platform_root
-
-    return for_root(platform_root(path.resolve().parent), environ)

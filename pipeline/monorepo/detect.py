@@ -118,7 +118,7 @@ def global_paths(root: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
     cached = settings_cache.global_paths(root, environ)
     if cached is not None:
         return cached
-    from pipeline.config.settings import load_settings
+    from pipeline.config.settings_load import load_settings
 
     return load_settings(root, environ).monorepo.global_paths
 
@@ -129,7 +129,7 @@ def _rule(root: Path, environ: Mapping[str, str]) -> projectfile.Rule:
 
     def rule() -> Variables:
         if not found:
-            from pipeline.config.variables import for_root
+            from pipeline.config.variables_load import for_root
 
             found.append(for_root(root, environ))
         return found[0]

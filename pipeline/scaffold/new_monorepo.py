@@ -99,7 +99,7 @@ def render(name: str, projects_repo: str | None) -> list[template_folder.File]:
 
 def check_rendered(folder: Path, environ: Mapping[str, str]) -> None:
     """Load the platform settings as every command will, and parse every YAML file."""
-    from pipeline.config.settings import load_settings
+    from pipeline.config.settings_load import load_settings
 
     load_settings(folder, environ)
     actions = (folder / ACTIONS).glob("*/action.yml")

@@ -327,7 +327,7 @@ def test_the_server_starts_without_mlflow_bentoml_or_clients(tmp_path: Path) -> 
         import sys
         from pathlib import Path
         from pipeline.cli.api_cmd import webhook_receiver
-        from pipeline.config.settings import load_settings
+        from pipeline.config.settings_load import load_settings
         from pipeline.server.app import ApiConfig, create_app
         from pipeline.server.deployers import default_deployer
         from pipeline.server.store import DeploymentStore

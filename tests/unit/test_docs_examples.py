@@ -29,7 +29,7 @@ import yaml
 
 from pipeline import resources
 from pipeline.config.project import check_file
-from pipeline.config.settings import load_settings
+from pipeline.config.settings_load import load_settings
 from pipeline.config.variables import Variables
 from pipeline.errors import ConfigError
 

@@ -1,10 +1,12 @@
 """The layer contract of pyproject.toml ([tool.importlinter], see docs/architecture.md), checked
 by import-linter's own contract classes on the package's import graph (grimp), so ``make test``
-fails on a wrong-way import or a cycle between packages as ``make lint`` (lint-imports) does.
+fails on a wrong-way import or a cycle between packages as ``make lint`` (lint-imports) does;
+and no module imports itself through others, inside a package either.
 Reads source files only: no process, no network."""
 
 from __future__ import annotations
 
+import graphlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,33 @@ def test_a_new_package_must_be_given_a_layer(
     kept, text = _check(wrong, capsys)["layers"]
     assert not kept
     assert "pipeline.newthing" in text
+
+
+def _module_cycle(graph: grimp.ImportGraph) -> list[str]:
+    """The modules of one import cycle (the first module again at the end), [] when none.
+    Every import counts, also one under ``if TYPE_CHECKING:`` or inside a function."""
+    sorter = graphlib.TopologicalSorter(
+        {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
+    )
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        return list(exc.args[1])
+    return []
+
+
+def test_no_module_imports_itself_through_others(graph: grimp.ImportGraph) -> None:
+    cycle = _module_cycle(graph)
+    assert not cycle, "a cycle of imports: " + " -> ".join(cycle)
+
+
+def test_a_cycle_between_modules_of_one_package_is_named(graph: grimp.ImportGraph) -> None:
+    """The settings do not load themselves: settings_load reads settings, never the reverse."""
+    wrong = graph
+    wrong.add_import(importer="pipeline.config.settings", imported="pipeline.config.settings_load")
+    cycle = _module_cycle(wrong)
+    assert cycle[0] == cycle[-1]
+    assert {"pipeline.config.settings", "pipeline.config.settings_load"} <= set(cycle)
 
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"

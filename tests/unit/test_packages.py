@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.config.settings import Packages, load_settings
+from pipeline.config.settings import Packages
+from pipeline.config.settings_load import load_settings
 from pipeline.errors import ConfigError, StepFailed, UserError
 from pipeline.images import buildkit, packages, wheel
 from pipeline.images.cloudbuild import build_spec

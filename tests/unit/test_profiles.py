@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipeline.cli.main import main
-from pipeline.config.settings import load_settings
+from pipeline.config.settings_load import load_settings
 from pipeline.errors import UserError
 from pipeline.scaffold import profiles
 

@@ -19,7 +19,7 @@ import yaml
 from pipeline import resources
 from pipeline.cli.main import main
 from pipeline.config.project import load_project
-from pipeline.config.settings import load_settings
+from pipeline.config.settings_load import load_settings
 from pipeline.scaffold import init as init_plan
 from pipeline.scaffold import new_monorepo, new_project
 

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from pipeline import resources
 from pipeline.config import model, schema
-from pipeline.config.settings import load_settings
+from pipeline.config.settings_load import load_settings
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))

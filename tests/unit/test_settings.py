@@ -10,12 +10,8 @@ from typing import Any
 import pytest
 
 from pipeline.config import settings
-from pipeline.config.settings import (
-    PlatformSettings,
-    Toleration,
-    apply_environment,
-    load_settings,
-)
+from pipeline.config.settings import PlatformSettings, Toleration
+from pipeline.config.settings_load import apply_environment, load_settings
 from pipeline.errors import ConfigError, Diagnostic, UserError
 from pipeline.secret import Secret, secret
 

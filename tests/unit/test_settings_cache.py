@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import settings, settings_cache
-from pipeline.config.settings import load_settings
+from pipeline.config import settings_cache, settings_load
+from pipeline.config.settings_load import load_settings
 from pipeline.errors import ConfigError
 
 WriteTree = Callable[[Path, dict[str, Any]], Path]
@@ -38,13 +38,13 @@ def root(tmp_path: Path, write_tree: WriteTree) -> Path:
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path | None]:
     """Every full load (parse and validation) the settings module does."""
     seen: list[Path | None] = []
-    full = settings._validated
+    full = settings_load._validated
 
     def counted(path: Path | None, environ: Any) -> Any:
         seen.append(path)
         return full(path, environ)
 
-    monkeypatch.setattr(settings, "_validated", counted)
+    monkeypatch.setattr(settings_load, "_validated", counted)
     return seen
 
 

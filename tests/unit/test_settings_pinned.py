@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import variables
+from pipeline.config import variables_load
 from pipeline.config.pins import pinned
-from pipeline.config.settings import PlatformSettings, load_settings
+from pipeline.config.settings import PlatformSettings
+from pipeline.config.settings_load import load_settings
 from pipeline.errors import ConfigError
 from pipeline.monorepo.detect import global_paths
 
@@ -34,11 +35,11 @@ def test_a_pinned_root_reads_the_pinned_settings_everywhere_and_only_inside_the_
     base = PlatformSettings()
     with pinned(root, base):
         assert load_settings(root, {}) is base
-        assert "DATABASE_URL" not in variables.for_root(root, {}).allow
+        assert "DATABASE_URL" not in variables_load.for_root(root, {}).allow
         assert global_paths(root, {}) == base.monorepo.global_paths
     after = load_settings(root, {})
     assert after.slack.channel == "#from-the-pr"
-    assert "DATABASE_URL" in variables.for_root(root, {}).allow
+    assert "DATABASE_URL" in variables_load.for_root(root, {}).allow
 
 
 def test_a_value_read_from_the_environment_never_shows_in_a_settings_error(

@@ -16,9 +16,11 @@ import pytest
 from pipeline.config import variables
 from pipeline.config.interpolate import InterpolationError, interpolate
 from pipeline.config.project import check_file, load_project
-from pipeline.config.settings import PlatformSettings, load_settings
+from pipeline.config.settings import PlatformSettings
+from pipeline.config.settings_load import load_settings
 from pipeline.config.validation import validate_files
-from pipeline.config.variables import Variables, for_root, from_settings
+from pipeline.config.variables import Variables, from_settings
+from pipeline.config.variables_load import for_root
 from pipeline.errors import ConfigError
 from tests.helpers.files import WriteTree
 

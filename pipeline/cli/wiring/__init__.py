@@ -37,7 +37,7 @@ GITHUB = "https://github.com"
 def settings_for(root: Path | None, environ: Mapping[str, str] | None = None) -> PlatformSettings:
     """The platform settings of the monorepo at ``root`` (None: the defaults), overridden by the
     ``SOMLIER__…`` variables of ``environ`` (default: the process environment)."""
-    from pipeline.config.settings import load_settings
+    from pipeline.config.settings_load import load_settings
 
     return load_settings(root, os.environ if environ is None else environ)
 

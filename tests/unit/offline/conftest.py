@@ -11,7 +11,8 @@ import pytest
 
 from pipeline.config.model import ProjectConfig
 from pipeline.config.project import load_project
-from pipeline.config.settings import PlatformSettings, load_settings
+from pipeline.config.settings import PlatformSettings
+from pipeline.config.settings_load import load_settings
 from pipeline.offline import plan, spec
 
 # croniter asks platform.architecture() when it is imported, and that runs `file` on the

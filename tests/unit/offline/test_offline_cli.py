@@ -388,7 +388,7 @@ def test_validate_passes_what_render_renders(
 def test_the_tutorial_gpu_command_works_in_a_new_monorepo(tmp_path: Path, capsys: Capture) -> None:
     """new-monorepo's platform.yaml places every GPU type its notebook profiles offer, so
     `offline create --gpu_type=… --num_of_gpus=2` writes a DAG that passes the pod rules."""
-    from pipeline.config.settings import load_settings
+    from pipeline.config.settings_load import load_settings
     from pipeline.scaffold import new_monorepo
 
     mono = tmp_path / "ml-projects"

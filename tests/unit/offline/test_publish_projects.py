@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config.model import ProjectConfig
 from pipeline.config.project import load_project
-from pipeline.config.settings import load_settings
+from pipeline.config.settings_load import load_settings
 from pipeline.errors import StepFailed
 from pipeline.gitops.projects import DagsTarget, Published, merged_groups, publish_merged
 from pipeline.gitops.publication import Changes, PublishResult
