@@ -271,7 +271,7 @@ import pipeline.cli.main
 cli = time.perf_counter()
 from pipeline.images import buildkit, context, engine, registry
 from pipeline.cli import pipeline_build_cmd, wiring
-from pipeline.config import settings
+from pipeline.config import settings_load
 from pipeline.monorepo import detect
 from pipeline.steps import flow, images
 modules = time.perf_counter()
@@ -290,7 +290,7 @@ def timed(name, owner, attr):
     setattr(owner, attr, wrapper)
 
 timed("git rev-parse --show-toplevel (_root)", pipeline_build_cmd, "_root")
-timed("platform settings (load_settings)", settings, "load_settings")
+timed("platform settings (load_settings)", settings_load, "load_settings")
 timed("change detection (detect)", detect, "detect")
 timed("read + validate the changed somlier.yaml", flow, "load_changed")
 timed("plan: list files, source hash, tags", images, "plan")
