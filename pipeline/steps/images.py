@@ -18,7 +18,7 @@ from pipeline.build import context as sources
 from pipeline.build.engine import BuildFailed, BuildJob, Built
 from pipeline.build.outcome import Outcome
 from pipeline.build.packages import PackageInputs, with_files
-from pipeline.build.refs import BuildContext, ImageName, tags_for
+from pipeline.build.refs import BuildContext, ImageName, cache_sources, tags_for
 from pipeline.build.registry import Registry
 from pipeline.config.model import ProjectConfig
 from pipeline.config.settings import PlatformSettings
@@ -194,9 +194,7 @@ class ImageStep:
         dockerfile = f"{item.folder}/Dockerfile" if item.folder else "Dockerfile"
         if not (self.root / dockerfile).is_file():
             raise BuildFailed(f"no Dockerfile in {item.folder or 'the repository root'}/", ())
-        # The previous release's layers, when the engine has them (the classic builder does
-        # not pull cache images itself).
-        cache_from: tuple[str, ...] = (item.image.ref("latest"),) if self.registry else ()
+        cache_from = cache_sources(item.image, self.context) if self.registry else ()
         packages = self.packages()
         redact = packages.redact
         job = BuildJob(
