@@ -25,7 +25,9 @@ registry-side); **plain** (``docker build --no-cache`` + ``docker push``); **pla
 Debian's docker client with ``DOCKER_BUILDKIT=1`` (the template's ``RUN --mount`` needs
 BuildKit), with the same context, Dockerfile and build arguments. Also, once per round, the
 **warm local rebuild**: right after somlier's (a), without wiping, somlier builds another
-code-only change (what (b) costs on a runner that kept its engine).
+code-only change (what (b) costs on a runner that kept its engine); and after each round's (b),
+the **floor** of (b) on this engine: ``docker pull`` of the image it reuses, on the wiped engine
+(the engine keeps images locally, so a build that reuses layers fetches and unpacks them).
 
 For each build the script reports whether the requirements install came from a cache (the
 BuildKit log's ``CACHED`` for that step). Printed: every build, medians per scenario and way,
@@ -81,6 +83,7 @@ GIT_ENV = {
 }
 WAYS = ("somlier", "plain", "plain --cache-from")
 SCENARIOS = ("a first build", "b code only", "c requirements")
+PULL = "docker pull (floor)"
 
 
 def run(
@@ -228,6 +231,13 @@ class Bench:
             sys.exit(f"somlier reused an image instead of building: {image}")
         return seconds, install_cached(done.stderr), done.stderr
 
+    def pull(self, prefix: str) -> tuple[float, bool, str]:
+        """``docker pull`` of the image a code-only change reuses: what an engine that keeps
+        images locally must fetch and unpack before it can add the code's layer."""
+        start = time.perf_counter()
+        log = docker(self.host, "pull", f"{self.registry}/{prefix}/ml-bench:latest")
+        return time.perf_counter() - start, True, log
+
     def plain(self, prefix: str, commit: str, cache_from: bool) -> tuple[float, bool, str]:
         ref = f"{self.registry}/{prefix}/ml-bench:latest"
         with tempfile.NamedTemporaryFile(suffix=".tar") as context:
@@ -298,6 +308,8 @@ def main() -> None:
                 wipe(host)
             if way == "somlier" or way == "warm local rebuild":
                 seconds, hit, log = bench.somlier(prefix, commit)
+            elif way == PULL:
+                seconds, hit, log = bench.pull(prefix)
             else:
                 seconds, hit, log = bench.plain(prefix, commit, way == "plain --cache-from")
             (args.out / f"{prefix}-{scenario[0]}-{way.split()[0]}.log").write_text(log)
@@ -320,6 +332,7 @@ def main() -> None:
                     measure(SCENARIOS[1], warm, prefixes[way], commits["warm"], fresh=False)
             for way in order:
                 measure(SCENARIOS[1], way, prefixes[way], commits["code"])
+            measure(SCENARIOS[1], PULL, prefixes["somlier"], "")
             for way in order:
                 measure(SCENARIOS[2], way, prefixes[way], commits["requirements"])
     shutil.rmtree(work, ignore_errors=True)
@@ -328,7 +341,7 @@ def main() -> None:
     print(f"\nmedians of {args.rounds} rounds, s (install from cache: how many of the rounds)")
     med = {key: statistics.median(values) for key, values in results.items()}
     for scenario in SCENARIOS:
-        ways = [*WAYS, "warm local rebuild"] if scenario == SCENARIOS[1] else list(WAYS)
+        ways = [*WAYS, "warm local rebuild", PULL] if scenario == SCENARIOS[1] else list(WAYS)
         cells = []
         for way in ways:
             hits = cached[scenario, way]
