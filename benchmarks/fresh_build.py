@@ -315,10 +315,9 @@ def main() -> None:
             (args.out / f"{prefix}-{scenario[0]}-{way.split()[0]}.log").write_text(log)
             results.setdefault((scenario, way), []).append(seconds)
             cached.setdefault((scenario, way), []).append(hit)
+            install = "no build" if way == PULL else "install from cache" if hit else "install ran"
             print(
-                f"  {scenario:15} {way:20} {seconds:7.1f} s  install "
-                f"{'from cache' if hit else 'ran'}  (load {load()})",
-                flush=True,
+                f"  {scenario:15} {way:20} {seconds:7.1f} s  {install}  (load {load()})", flush=True
             )
 
         for r in range(args.rounds):
@@ -345,7 +344,8 @@ def main() -> None:
         cells = []
         for way in ways:
             hits = cached[scenario, way]
-            cells.append(f"{way} {med[scenario, way]:.1f} ({sum(hits)}/{len(hits)})")
+            count = "" if way == PULL else f" ({sum(hits)}/{len(hits)})"
+            cells.append(f"{way} {med[scenario, way]:.1f}{count}")
         print(f"  {scenario:15} " + " | ".join(cells))
     b = SCENARIOS[1]
     print("\nratios (medians)")
