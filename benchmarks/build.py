@@ -168,6 +168,9 @@ def somlier_env(host: str, registry_url: str, image: str) -> dict[str, str]:
             "SOMLIER__REGISTRY__URL": registry_url,
             "SOMLIER__BUILDER__BASE_IMAGE": image,
             "SOMLIER__BUILDER__BUILDKIT": BUILDKIT["mode"],
+            # As on a CI runner, where somlier is installed from an index: no wheel of this
+            # checkout is made for each build (the projects here do not install somlier).
+            "SOMLIER__PACKAGES__SOMLIER": "index",
         }
     )
     return env

@@ -78,3 +78,16 @@ def tags_for(source_hash: str, context: BuildContext, extra: tuple[str, ...]) ->
         if not _TAG.match(tag):
             raise UserError(f"{tag!r} is not a valid image tag")
     return tuple(unique)
+
+
+def cache_sources(image: ImageName, context: BuildContext) -> tuple[str, ...]:
+    """The images a build of ``image`` takes its layer cache from (``--cache-from``): the
+    previous push of the same pull request (``pr-N``: its requirements, when the PR changed
+    them) and ``latest`` (the last release). With BuildKit their inline cache metadata is read
+    from the registry: an empty engine (a fresh CI runner) reuses every unchanged layer, such as
+    the requirements install, and a tag that does not exist yet is skipped. Nothing for a
+    local-only image."""
+    if not image.registry:
+        return ()
+    tags = [f"pr-{context.pr_number}"] if context.trigger == "pr" else []
+    return tuple(image.ref(tag) for tag in [*tags, "latest"])

@@ -22,7 +22,7 @@ from pipeline.images.engine import BuildFailed, Built
 from pipeline.images.job import BuildJob
 from pipeline.images.outcome import Outcome
 from pipeline.images.packages import PackageInputs, with_files
-from pipeline.images.refs import BuildContext, ImageName, tags_for
+from pipeline.images.refs import BuildContext, ImageName, cache_sources, tags_for
 from pipeline.images.registry import Registry
 from pipeline.monorepo.globs import GlobIndex
 
@@ -195,9 +195,7 @@ class ImageStep:
         dockerfile = f"{item.folder}/Dockerfile" if item.folder else "Dockerfile"
         if not (self.root / dockerfile).is_file():
             raise BuildFailed(f"no Dockerfile in {item.folder or 'the repository root'}/", ())
-        # The previous release's layers, when the engine has them (the classic builder does
-        # not pull cache images itself).
-        cache_from: tuple[str, ...] = (item.image.ref("latest"),) if self.registry else ()
+        cache_from = cache_sources(item.image, self.context) if self.registry else ()
         packages = self.packages()
         redact = packages.redact
         job = BuildJob(

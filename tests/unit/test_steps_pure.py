@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.errors import UserError
 from pipeline.images.outcome import Outcome
-from pipeline.images.refs import BuildContext, ImageName, tags_for
+from pipeline.images.refs import BuildContext, ImageName, cache_sources, tags_for
 from pipeline.notify.message import Message
 from pipeline.steps import report
 from pipeline.steps.event import DefaultBranchBuild, Ignored, PullRequestBuild, decide, load_payload
@@ -43,6 +43,17 @@ def test_pr_tags_never_move_release_tags() -> None:
 def test_main_tags() -> None:
     tags = tags_for(HASH, BuildContext("main", SHA), ("latest", "team-a"))
     assert tags == (f"src-{HASH[:12]}", "sha-ec26c3e", "latest", "team-a")
+
+
+def test_a_build_takes_its_cache_from_the_prs_last_push_and_the_last_release() -> None:
+    image = ImageName.parse("127.0.0.1:5000/ml", "churn")
+    pr = cache_sources(image, BuildContext("pr", SHA, 12))
+    assert pr == ("127.0.0.1:5000/ml/churn:pr-12", "127.0.0.1:5000/ml/churn:latest")
+    latest = ("127.0.0.1:5000/ml/churn:latest",)
+    assert cache_sources(image, BuildContext("main", SHA)) == latest
+    assert cache_sources(image, BuildContext("manual", SHA)) == latest
+    # an image of the local engine only: there is no registry to read a cache from
+    assert cache_sources(ImageName.parse("", "churn"), BuildContext("pr", SHA, 12)) == ()
 
 
 def test_context_checks() -> None:
