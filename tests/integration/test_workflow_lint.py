@@ -183,6 +183,23 @@ def test_change_detection_jobs_fetch_the_history_they_compare() -> None:
                 assert checkout["with"]["fetch-depth"] == 0, f"{name}/{job_name}"
 
 
+def test_every_pull_request_build_reads_the_settings_of_the_base_commit() -> None:
+    """The attack: a PR edits .somlier/platform.yaml (trusted: it reads any variable) to send
+    the registry token elsewhere. Every step of the PR workflow that builds with `pr` passes
+    the base commit, which is where somlier reads the settings (docs/security.md)."""
+    workflow = load(ACTIONS / "workflows" / "ml-projects" / "somlier-pull-request.yml")
+    builds = [
+        step["with"]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if step.get("uses", "").split("@")[0].endswith("/build")
+        and "pr" in (step.get("with") or {})
+    ]
+    assert builds
+    for inputs in builds:
+        assert inputs.get("base") == "${{ github.event.pull_request.base.sha }}", inputs
+
+
 BAD = """\
 on: issue_comment
 jobs:
