@@ -58,11 +58,6 @@ def model_key(name: str) -> str:
     return _SEPARATORS.sub("-", name.lower()).strip("-")
 
 
-def same_model(a: str, b: str) -> bool:
-    """``a`` and ``b`` name the same deploy folder (they may still be spelled differently)."""
-    return model_key(a) == model_key(b)
-
-
 def spelling_clash(name: str, known: str, where: str) -> UserError:
     """The error for ``name`` when ``known`` has its canonical form but another spelling."""
     return UserError(
